@@ -1,0 +1,398 @@
+"""Typed, validated settings of one environment (environments/<name>.yaml).
+
+No troposphere here: config is plain data that every builder reads through the stack
+context. Every validation message says what is wrong *and* how to fix it, because the
+reader is an engineer looking at a failed CI job, not at this file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from trading_dr.errors import ConfigError
+
+SUFFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$|^[a-z]$")
+# RFC 1035 labels, at least two of them, lower case so the zone name is canonical.
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTED_ZONE_RE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$", re.IGNORECASE)
+ENGINE_VERSION_RE = re.compile(r"^(1[3-7])\.\d{1,2}$")
+# Aurora global databases run on memory-optimised classes only (AWS: "Aurora global
+# databases: instance classes"); a burstable writer would also break the RPO target.
+INSTANCE_CLASS_RE = re.compile(r"^db\.(r[5-8][a-z]*|x2g)\.[0-9]*x?large$")
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+
+class Role(StrEnum):
+    """Which of the three templates a stack is."""
+
+    GLOBAL = "global"
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Commercial AWS regions, read from botocore's endpoint data rather than a typed list."""
+    data = resources.files("botocore").joinpath("data/endpoints.json").read_text()
+    partitions = json.loads(data)["partitions"]
+    return frozenset(next(p for p in partitions if p["partition"] == "aws")["regions"])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class RegionSettings(_Model):
+    """One region's placement and address plan."""
+
+    region: str
+    vpc_cidr: str
+    public_subnets: tuple[str, str]
+    private_subnets: tuple[str, str]
+
+    @field_validator("region")
+    @classmethod
+    def _region_known(cls, value: str) -> str:
+        if value not in known_regions():
+            close = difflib.get_close_matches(value, sorted(known_regions()), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "use an AWS region code"
+            raise ValueError(f"unknown AWS region '{value}'; fix: {hint} (e.g. us-east-1)")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, value: str) -> str:
+        net = _network(value)
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError(
+                f"VPC CIDR {value} is a /{net.prefixlen}; fix: use a prefix between /16 and "
+                "/24 so four subnets fit (e.g. 10.0.0.0/16)"
+            )
+        if not net.is_private:
+            raise ValueError(f"VPC CIDR {value} is not private; fix: use an RFC 1918 range")
+        return value
+
+    @field_validator("public_subnets", "private_subnets")
+    @classmethod
+    def _subnets(cls, value: tuple[str, str]) -> tuple[str, str]:
+        for cidr in value:
+            net = _network(cidr)
+            if not 16 <= net.prefixlen <= 28:
+                raise ValueError(
+                    f"subnet {cidr} is a /{net.prefixlen}; fix: use a prefix between /16 and /28"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> RegionSettings:
+        vpc = ipaddress.ip_network(self.vpc_cidr)
+        subnets = [*self.public_subnets, *self.private_subnets]
+        nets = [ipaddress.ip_network(s) for s in subnets]
+        for cidr, net in zip(subnets, nets, strict=True):
+            if not net.subnet_of(vpc):  # type: ignore[arg-type]
+                raise ValueError(
+                    f"subnet {cidr} lies outside the VPC {self.vpc_cidr}; fix: pick a subnet "
+                    f"inside {self.vpc_cidr}"
+                )
+        for i, a in enumerate(nets):
+            for b in nets[i + 1 :]:
+                if a.overlaps(b):
+                    raise ValueError(
+                        f"subnets {a} and {b} overlap; fix: give every subnet its own range"
+                    )
+        return self
+
+
+class DatabaseSettings(_Model):
+    engine_version: str = "16.6"
+    instance_class: str = "db.r6g.large"
+    backup_retention_days: Annotated[int, Field(ge=7, le=35)] = 7
+    master_username: str = "trading_admin"
+    database_name: str = "trading"
+
+    @field_validator("engine_version")
+    @classmethod
+    def _engine_version(cls, value: str) -> str:
+        if not ENGINE_VERSION_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not an Aurora PostgreSQL major.minor version; fix: use e.g. "
+                "'16.6' (global databases need the same version in both regions)"
+            )
+        return value
+
+    @field_validator("instance_class")
+    @classmethod
+    def _instance_class(cls, value: str) -> str:
+        if not INSTANCE_CLASS_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not supported by Aurora global databases; fix: use a "
+                "memory-optimised class such as db.r6g.large or db.r7g.xlarge"
+            )
+        return value
+
+    @field_validator("master_username", "database_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]{0,62}$", value) or value in {"postgres", "rdsadmin"}:
+            raise ValueError(
+                f"'{value}' is not a usable PostgreSQL identifier; fix: start with a letter, "
+                "use lower-case letters, digits and _ (not 'postgres' or 'rdsadmin')"
+            )
+        return value
+
+
+class ArchiveMode(StrEnum):
+    EXPIRE = "expire"
+    GLACIER = "glacier"
+
+
+class StorageSettings(_Model):
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # After retention, audit objects are deleted ("expire") or moved to Glacier Deep Archive.
+    audit_after_retention: ArchiveMode = ArchiveMode.EXPIRE
+    audit_archive_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
+class FailoverSettings(_Model):
+    # Route 53 accepts 10 or 30 s and the interval cannot change after creation.
+    health_check_interval_s: Literal[10, 30] = 10
+    health_check_failure_threshold: Annotated[int, Field(ge=1, le=10)] = 3
+    replication_lag_alarm_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    rto_target_s: Annotated[int, Field(ge=1, le=86400)] = 60
+    rpo_target_s: Annotated[int, Field(ge=1, le=86400)] = 60
+
+    @model_validator(mode="after")
+    def _alarm_below_rpo(self) -> FailoverSettings:
+        if self.replication_lag_alarm_s >= self.rpo_target_s:
+            raise ValueError(
+                f"replication_lag_alarm_s ({self.replication_lag_alarm_s}) must be below "
+                f"rpo_target_s ({self.rpo_target_s}); fix: lower the alarm threshold so the "
+                "lag alarm fires before the RPO is breached"
+            )
+        return self
+
+
+class DeploymentSettings(_Model):
+    failure_tolerance_count: Annotated[int, Field(ge=0, le=10)] = 0
+    max_concurrent_count: Annotated[int, Field(ge=1, le=10)] = 1
+
+
+class Environment(_Model):
+    """One environment: everything the generator and deployer need to know."""
+
+    name: str
+    suffix: str
+    accounts: tuple[str, ...]
+    domain: str
+    hosted_zone_id: str | None = None
+    alarm_email: str
+    primary: RegionSettings
+    secondary: RegionSettings
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    failover: FailoverSettings = FailoverSettings()
+    deployment: DeploymentSettings = DeploymentSettings()
+    log_retention_days: int = 90
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("suffix")
+    @classmethod
+    def _suffix(cls, value: str) -> str:
+        if not SUFFIX_RE.match(value):
+            raise ValueError(
+                f"'{value}' cannot be used in S3 bucket names; fix: use 1-12 lower-case "
+                "letters, digits or hyphens, starting with a letter and not ending in a hyphen"
+            )
+        return value
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("no target account; fix: list at least one 12-digit account id")
+        for account in value:
+            if not re.fullmatch(r"\d{12}", account):
+                raise ValueError(
+                    f"account id '{account}' is not 12 digits; fix: quote it in YAML "
+                    "(\"012345678901\") so leading zeros survive"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("an account id is listed twice; fix: list each account once")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not DOMAIN_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a valid domain name; fix: use a lower-case DNS name "
+                "such as trading.example.com (no scheme, no trailing dot)"
+            )
+        return value
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        if value is not None and not HOSTED_ZONE_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a Route 53 hosted zone id; fix: use the id such as "
+                "Z0123456789ABCDEFGHIJ, or remove the key to create a zone"
+            )
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_RE.match(value):
+            raise ValueError(f"'{value}' is not an e-mail address; fix: use e.g. ops@example.com")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            higher = [d for d in LOG_RETENTION_DAYS if d >= value]
+            suggestion = higher[0] if higher else LOG_RETENTION_DAYS[-1]
+            raise ValueError(
+                f"CloudWatch Logs does not accept {value} days; fix: use one of its values, "
+                f"e.g. {suggestion}"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.lower().startswith("aws:") or not 1 <= len(key) <= 128:
+                raise ValueError(
+                    f"tag key '{key}' is not allowed; fix: use 1-128 characters, not "
+                    "starting with 'aws:'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _regions_differ(self) -> Environment:
+        if self.primary.region == self.secondary.region:
+            raise ValueError(
+                f"primary and secondary are both {self.primary.region}; fix: put the "
+                "secondary in another region (e.g. us-east-2) so a regional outage spares it"
+            )
+        a = ipaddress.ip_network(self.primary.vpc_cidr)
+        b = ipaddress.ip_network(self.secondary.vpc_cidr)
+        if a.overlaps(b):
+            raise ValueError(
+                f"primary VPC {a} and secondary VPC {b} overlap; fix: give the regions "
+                "disjoint ranges (e.g. 10.0.0.0/16 and 10.1.0.0/16) so they can be peered"
+            )
+        return self
+
+    def region_settings(self, role: Role) -> RegionSettings:
+        """The region that hosts `role`; the global template lives in the primary region."""
+        return self.secondary if role is Role.SECONDARY else self.primary
+
+
+def _network(value: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"'{value}' is not a valid IPv4 CIDR ({exc}); fix: write it as a.b.c.d/n with "
+            "the host bits zero, e.g. 10.0.0.0/16"
+        ) from None
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: dict[str, Any], fields: list[str]) -> tuple[str, str]:
+    """Turn one pydantic error into (field, message with fix)."""
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    field = _location(loc)
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "remove it"
+        return field, f"unknown key; fix: {hint}"
+    if kind == "missing":
+        return field, "required key is missing; fix: add it (see environments/prod.yaml)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "fix:" not in message:
+        message = f"{message} (got {error.get('input')!r}); fix: correct the value"
+    return field, message
+
+
+def _model_fields(loc: tuple[int | str, ...]) -> list[str]:
+    """Names allowed at the location of an unknown key, for a 'did you mean' hint."""
+    model: type[BaseModel] = Environment
+    for part in loc[:-1]:
+        if not isinstance(part, str) or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def parse_environment(data: Any, source: str, name: str) -> Environment:
+    """Validate already-parsed YAML; `source` names the file in errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "(top level)", "expected a mapping of settings; fix: see prod.yaml")
+    if "name" in data:
+        raise ConfigError(
+            source, "name", "the name comes from the file name; fix: remove the key"
+        )
+    data = {"name": name, **data}
+    try:
+        return Environment.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            _describe(dict(err), _model_fields(tuple(err["loc"]))) for err in exc.errors()
+        ]
+        field, message = problems[0]
+        extra = [f"{f}: {m}" for f, m in problems[1:]]
+        raise ConfigError(source, field, message, extra) from None
+
+
+def load_environment(path: Path) -> Environment:
+    """Read and validate environments/<name>.yaml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", f"cannot read it ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ConfigError(str(path), where, f"invalid YAML: {exc}; fix: correct the syntax") from None
+    return parse_environment(data, str(path), path.stem)
+
+
+def environment_names(directory: Path) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))

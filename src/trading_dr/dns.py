@@ -1,0 +1,33 @@
+"""Route 53 hosted zone of the platform's domain (global template).
+
+An environment may name an existing zone (`hosted_zone_id`); then nothing is created and
+the id flows on as a plain value, so regional stacks never care which case applies.
+"""
+
+from __future__ import annotations
+
+from troposphere import AWSHelperFn, Ref, Template
+from troposphere.route53 import HostedZone, HostedZoneConfiguration
+
+from trading_dr.context import StackContext
+
+
+def add_hosted_zone(template: Template, ctx: StackContext) -> AWSHelperFn | str:
+    """The zone id: a Ref to a new zone, or the configured existing id."""
+    if ctx.env.hosted_zone_id is not None:
+        return ctx.env.hosted_zone_id
+    zone = template.add_resource(
+        HostedZone(
+            "HostedZone",
+            Name=f"{ctx.env.domain}.",
+            HostedZoneConfig=HostedZoneConfiguration(
+                Comment=f"trading-dr {ctx.env.suffix}: API failover records"
+            ),
+            HostedZoneTags=ctx.tags(),
+            # The zone's name servers are delegated from the parent zone by hand; a
+            # replacement would break that delegation silently.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    return Ref(zone)

@@ -1,0 +1,110 @@
+"""awacs policy builders. Each grant documents exactly which actions it gives.
+
+Rules every caller follows: actions are awacs constants (no `*`, no `service:*`);
+resources are Ref/GetAtt/Sub of real resources. `Resource: "*"` appears only through
+`unscoped()`, which demands the reason AWS allows nothing narrower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from awacs.aws import (
+    Action,
+    Allow,
+    Condition,
+    Deny,
+    PolicyDocument,
+    Principal,
+    Statement,
+)
+from awacs.sts import AssumeRole
+from troposphere import AWSHelperFn, Sub
+
+VERSION = "2012-10-17"
+Resource = str | AWSHelperFn
+
+# Every statement that must use Resource "*" is listed here with its reason; audit and
+# least-privilege tests read this table, and unscoped() refuses anything not in it.
+UNSCOPED_ACTIONS: dict[str, str] = {
+    "xray:PutTraceSegments": "X-Ray accepts no resource-level permission for trace upload",
+    "xray:PutTelemetryRecords": "X-Ray accepts no resource-level permission for telemetry",
+    "cloudwatch:PutMetricData": "PutMetricData has no resource type; scoped by namespace "
+    "condition instead",
+    "ec2:CreateNetworkInterface": "ENI creation for VPC Lambdas is not resource-scopable "
+    "before the interface exists",
+    "ec2:DescribeNetworkInterfaces": "Describe* calls support no resource-level permission",
+    "ec2:DeleteNetworkInterface": "Lambda deletes ENIs it created; the ARN is unknown in "
+    "advance",
+    "ec2:AssignPrivateIpAddresses": "Lambda assigns IPs to ENIs whose ARN is unknown in advance",
+    "ec2:UnassignPrivateIpAddresses": "Lambda releases IPs of ENIs whose ARN is unknown in "
+    "advance",
+}
+
+
+def document(*statements: Statement) -> PolicyDocument:
+    return PolicyDocument(Version=VERSION, Statement=list(statements))
+
+
+def allow(
+    sid: str,
+    actions: Sequence[Action],
+    resources: Sequence[Resource],
+    condition: Condition | None = None,
+    principal: Principal | None = None,
+) -> Statement:
+    """An Allow statement; `principal` only in resource policies (key, bucket, queue)."""
+    kwargs: dict[str, Any] = {"Sid": sid, "Effect": Allow, "Action": list(actions)}
+    kwargs["Resource"] = list(resources)
+    if principal is not None:
+        kwargs["Principal"] = principal
+    if condition is not None:
+        kwargs["Condition"] = condition
+    return Statement(**kwargs)
+
+
+def unscoped(sid: str, actions: Sequence[Action], condition: Condition | None = None) -> Statement:
+    """A statement on Resource "*"; every action must be justified in UNSCOPED_ACTIONS."""
+    for action in actions:
+        name = action.JSONrepr()
+        if name not in UNSCOPED_ACTIONS:
+            raise ValueError(f"{name} has no justification for Resource '*' in UNSCOPED_ACTIONS")
+    return allow(sid, actions, ["*"], condition)
+
+
+def deny(
+    sid: str,
+    actions: Sequence[Action],
+    resources: Sequence[Resource],
+    condition: Condition | None = None,
+    principal: Principal | None = None,
+) -> Statement:
+    kwargs: dict[str, Any] = {"Sid": sid, "Effect": Deny, "Action": list(actions)}
+    kwargs["Resource"] = list(resources)
+    if principal is not None:
+        kwargs["Principal"] = principal
+    if condition is not None:
+        kwargs["Condition"] = condition
+    return Statement(**kwargs)
+
+
+def service_trust(service: str, condition: Condition | None = None) -> PolicyDocument:
+    """Trust policy letting one AWS service (e.g. 'lambda.amazonaws.com') assume a role."""
+    kwargs: dict[str, Any] = {
+        "Effect": Allow,
+        "Principal": Principal("Service", [service]),
+        "Action": [AssumeRole],
+    }
+    if condition is not None:
+        kwargs["Condition"] = condition
+    return document(Statement(**kwargs))
+
+
+def account_root() -> Principal:
+    return Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")])
+
+
+def same_account_condition() -> dict[str, AWSHelperFn]:
+    """aws:SourceAccount value that pins a service principal to this account (confused deputy)."""
+    return {"aws:SourceAccount": Sub("${AWS::AccountId}")}

@@ -1,0 +1,73 @@
+"""References handed between builders: props in, refs out (CDK style).
+
+Builders never look up each other's resources by logical id; `stacks` passes these.
+Values are troposphere Ref/GetAtt (or Sub) objects, never hand-built ARN strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import AWSHelperFn
+
+
+@dataclass(frozen=True)
+class KeyRefs:
+    """Customer-managed KMS keys of one region."""
+
+    data_key_arn: AWSHelperFn  # Aurora, S3, SQS, SNS, secrets
+    data_key_id: AWSHelperFn
+    logs_key_arn: AWSHelperFn  # CloudWatch Logs (the logs service principal may use it)
+
+
+@dataclass(frozen=True)
+class NetworkRefs:
+    vpc_id: AWSHelperFn
+    public_subnet_ids: tuple[AWSHelperFn, ...]
+    private_subnet_ids: tuple[AWSHelperFn, ...]
+    lambda_sg_id: AWSHelperFn  # every function in the VPC
+    db_sg_id: AWSHelperFn  # Aurora: 5432 from lambda_sg only
+    private_route_table_ids: tuple[AWSHelperFn, ...]
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """CloudFormation Parameters filled from outputs of earlier rollout stages."""
+
+    global_cluster_id: AWSHelperFn
+    hosted_zone_id: AWSHelperFn
+    sessions_table_name: AWSHelperFn
+    peer_config_bucket_arn: AWSHelperFn
+    peer_audit_bucket_arn: AWSHelperFn
+    peer_data_key_arn: AWSHelperFn
+    replicate_condition: str  # condition name: true once the peer's buckets exist
+
+
+@dataclass(frozen=True)
+class DatabaseRefs:
+    cluster_id: AWSHelperFn
+    cluster_arn: AWSHelperFn
+    endpoint: AWSHelperFn
+    reader_endpoint: AWSHelperFn
+    port: AWSHelperFn
+    # RDS-managed master secret; None in the secondary, which holds no credentials.
+    secret_arn: AWSHelperFn | None
+
+
+@dataclass(frozen=True)
+class StorageRefs:
+    config_bucket: AWSHelperFn
+    config_bucket_arn: AWSHelperFn
+    audit_bucket: AWSHelperFn
+    audit_bucket_arn: AWSHelperFn
+    replication_role_arn: AWSHelperFn
+
+
+@dataclass(frozen=True)
+class GlobalRefs:
+    """What the global template exports to the regional stages."""
+
+    hosted_zone_id: AWSHelperFn
+    global_cluster_id: AWSHelperFn
+    sessions_table_name: AWSHelperFn
+    sessions_table_arn: AWSHelperFn

@@ -1,0 +1,135 @@
+"""The three templates: the ONLY place that orders builders and wires refs between them.
+
+Every difference between the primary and the secondary region is decided in
+`REGIONAL_PROFILES` below, so a reviewer reads the asymmetry in one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import Join, Output, Template
+
+from trading_dr.config import Environment, Role
+from trading_dr.context import StackContext
+from trading_dr.database import add_database, add_global_cluster
+from trading_dr.dns import add_hosted_zone
+from trading_dr.inputs import add_stage_inputs
+from trading_dr.keys import add_keys
+from trading_dr.network import add_network
+from trading_dr.parameters import add_string_parameter
+from trading_dr.refs import AWSHelperFn
+from trading_dr.sessions import add_sessions_table
+from trading_dr.storage import add_storage
+
+
+@dataclass(frozen=True)
+class RegionalProfile:
+    """What differs between the primary and the secondary template; nothing else does."""
+
+    # The writer cluster holds the master credentials (RDS-managed secret); the
+    # secondary member has none and is promoted by failover, keeping its own KMS key.
+    db_writer: bool
+    description: str
+
+
+REGIONAL_PROFILES: dict[Role, RegionalProfile] = {
+    Role.PRIMARY: RegionalProfile(
+        db_writer=True,
+        description="primary region: Aurora writer; replicates S3 to the secondary once linked",
+    ),
+    Role.SECONDARY: RegionalProfile(
+        db_writer=False,
+        description="secondary region: Aurora secondary member; replicates S3 back to the "
+        "primary for failback",
+    ),
+}
+
+STACK_ORDER = (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY)
+
+
+def _output(template: Template, name: str, value: AWSHelperFn | str, description: str) -> None:
+    template.add_output(Output(name, Value=value, Description=description))
+
+
+def _new_template(ctx: StackContext, what: str) -> Template:
+    template = Template(
+        Description=f"trading-dr {ctx.env.suffix} {ctx.role.value} ({ctx.region}): {what}"
+    )
+    template.set_version("2010-09-09")
+    template.set_metadata(ctx.metadata())
+    return template
+
+
+def build_global(env: Environment) -> Template:
+    ctx = StackContext(env, Role.GLOBAL)
+    template = _new_template(
+        ctx, "hosted zone, Aurora global cluster and sessions global table (deployed once)"
+    )
+    zone_id = add_hosted_zone(template, ctx)
+    cluster_id, writer_endpoint = add_global_cluster(template, ctx)
+    table_name, table_arn = add_sessions_table(template, ctx)
+    _output(template, "HostedZoneId", zone_id, "Route 53 zone of the API failover records")
+    _output(template, "GlobalClusterIdentifier", cluster_id, "Aurora global cluster id")
+    _output(
+        template,
+        "GlobalWriterEndpoint",
+        writer_endpoint,
+        "Aurora global writer endpoint: follows the writer across failover",
+    )
+    _output(template, "SessionsTableName", table_name, "Sessions global table name")
+    _output(template, "SessionsTableArn", table_arn, "Sessions global table ARN (this region)")
+    return template
+
+
+def build_regional(env: Environment, role: Role) -> Template:
+    profile = REGIONAL_PROFILES[role]
+    ctx = StackContext(env, role)
+    template = _new_template(ctx, profile.description)
+    inputs = add_stage_inputs(template, ctx)
+    keys = add_keys(template, ctx)
+    network = add_network(template, ctx, keys)
+    db = add_database(
+        template, ctx, network, keys, inputs.global_cluster_id, writer=profile.db_writer
+    )
+    storage = add_storage(template, ctx, keys, inputs)
+    add_string_parameter(
+        template,
+        ctx,
+        "DbEndpointParameter",
+        "db-endpoint",
+        db.endpoint,
+        f"Aurora cluster endpoint in {ctx.region}",
+    )
+
+    _output(template, "VpcId", network.vpc_id, "VPC id")
+    _output(
+        template,
+        "PrivateSubnetIds",
+        Join(",", list(network.private_subnet_ids)),
+        "Private subnet ids, comma-separated",
+    )
+    _output(template, "LambdaSecurityGroupId", network.lambda_sg_id, "Security group of functions")
+    _output(template, "DataKeyArn", keys.data_key_arn, "KMS key for data at rest in this region")
+    _output(template, "LogsKeyArn", keys.logs_key_arn, "KMS key for CloudWatch Logs")
+    _output(template, "DbClusterArn", db.cluster_arn, "Aurora member cluster ARN")
+    _output(template, "DbClusterEndpoint", db.endpoint, "Aurora cluster endpoint in this region")
+    _output(template, "DbReaderEndpoint", db.reader_endpoint, "Aurora reader endpoint")
+    if db.secret_arn is not None:
+        _output(template, "DbSecretArn", db.secret_arn, "RDS-managed master user secret")
+    _output(template, "ConfigBucketName", storage.config_bucket, "Config bucket name")
+    _output(template, "ConfigBucketArn", storage.config_bucket_arn, "Config bucket ARN")
+    _output(template, "AuditBucketName", storage.audit_bucket, "Audit bucket name")
+    _output(template, "AuditBucketArn", storage.audit_bucket_arn, "Audit bucket ARN")
+    _output(
+        template, "ReplicationRoleArn", storage.replication_role_arn, "S3 replication role ARN"
+    )
+    return template
+
+
+def build_templates(env: Environment) -> dict[Role, Template]:
+    """All three templates of an environment, in rollout order."""
+    return {
+        role: build_global(env) if role is Role.GLOBAL else build_regional(env, role)
+        for role in STACK_ORDER
+    }
