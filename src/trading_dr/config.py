@@ -238,7 +238,7 @@ class Environment(_Model):
             if not re.fullmatch(r"\d{12}", account):
                 raise ValueError(
                     f"account id '{account}' is not 12 digits; fix: quote it in YAML "
-                    "(\"012345678901\") so leading zeros survive"
+                    '("012345678901") so leading zeros survive'
                 )
         if len(set(value)) != len(value):
             raise ValueError("an account id is listed twice; fix: list each account once")
@@ -362,18 +362,16 @@ def _model_fields(loc: tuple[int | str, ...]) -> list[str]:
 def parse_environment(data: Any, source: str, name: str) -> Environment:
     """Validate already-parsed YAML; `source` names the file in errors."""
     if not isinstance(data, dict):
-        raise ConfigError(source, "(top level)", "expected a mapping of settings; fix: see prod.yaml")
-    if "name" in data:
         raise ConfigError(
-            source, "name", "the name comes from the file name; fix: remove the key"
+            source, "(top level)", "expected a mapping of settings; fix: see prod.yaml"
         )
+    if "name" in data:
+        raise ConfigError(source, "name", "the name comes from the file name; fix: remove the key")
     data = {"name": name, **data}
     try:
         return Environment.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            _describe(dict(err), _model_fields(tuple(err["loc"]))) for err in exc.errors()
-        ]
+        problems = [_describe(dict(err), _model_fields(tuple(err["loc"]))) for err in exc.errors()]
         field, message = problems[0]
         extra = [f"{f}: {m}" for f, m in problems[1:]]
         raise ConfigError(source, field, message, extra) from None
@@ -390,7 +388,9 @@ def load_environment(path: Path) -> Environment:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise ConfigError(str(path), where, f"invalid YAML: {exc}; fix: correct the syntax") from None
+        raise ConfigError(
+            str(path), where, f"invalid YAML: {exc}; fix: correct the syntax"
+        ) from None
     return parse_environment(data, str(path), path.stem)
 
 

@@ -173,4 +173,3 @@ def add_database(
         port=GetAtt(cluster, "Endpoint.Port"),
         secret_arn=GetAtt(cluster, "MasterUserSecret.SecretArn") if writer else None,
     )
-

@@ -90,15 +90,15 @@ def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
         for relative, data in sorted(files.items()):
             final = directory / relative
             final.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
-            staged.append((Path(temp), final))
+            staged.append((Path(temp_name), final))
         for temp, final in staged:
             os.replace(temp, final)
     finally:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+        for leftover, _ in staged:
+            leftover.unlink(missing_ok=True)
 
 
 def stale_report(directory: Path, expected: Mapping[str, bytes]) -> list[str]:

@@ -1,68 +1,90 @@
 """CloudFormation Parameters of a regional template: outputs of earlier rollout stages.
 
-The deployer fills them from the stack instances of earlier stages (ParameterOverrides).
+The deployer fills them from the stack instances of earlier stages (ParameterOverrides),
+passing only the parameters a template declares. A Parameter is declared the first time
+a builder uses it, so every template declares exactly what it consumes.
+
 The peer-replication parameters default to empty: the primary is first created without
 its replication rule, and the link stage passes the secondary's ARNs to switch it on.
 """
 
 from __future__ import annotations
 
-from troposphere import Condition, Equals, Not, Parameter, Ref, Template
+from troposphere import Equals, Not, Parameter, Ref, Template
 
 from trading_dr.context import StackContext
-from trading_dr.refs import StageInputs
 
 REPLICATE_CONDITION = "ReplicateToPeer"
 ARN_PATTERN = r"^$|^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$"
 
 
-def add_stage_inputs(template: Template, ctx: StackContext) -> StageInputs:
-    def parameter(name: str, description: str, **kwargs: object) -> Ref:
-        return Ref(
-            template.add_parameter(Parameter(name, Type="String", Description=description, **kwargs))
+class StageInputs:
+    """Lazily declared stage parameters; each property returns a Ref to its Parameter."""
+
+    def __init__(self, template: Template, ctx: StackContext) -> None:
+        self._template = template
+        self._peer = ctx.peer_region
+
+    def _parameter(self, name: str, description: str, **kwargs: object) -> Ref:
+        if name not in self._template.parameters:
+            self._template.add_parameter(
+                Parameter(name, Type="String", Description=description, **kwargs)
+            )
+        return Ref(name)
+
+    @property
+    def global_cluster_id(self) -> Ref:
+        return self._parameter(
+            "GlobalClusterIdentifier",
+            "Aurora global cluster id (global stage output GlobalClusterIdentifier)",
+            AllowedPattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$",
         )
 
-    global_cluster = parameter(
-        "GlobalClusterIdentifier",
-        "Aurora global cluster id (global stage output GlobalClusterIdentifier)",
-        AllowedPattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$",
-    )
-    zone = parameter(
-        "HostedZoneId",
-        "Route 53 hosted zone id (global stage output HostedZoneId)",
-        AllowedPattern=r"^Z[A-Z0-9]{1,31}$",
-    )
-    table = parameter(
-        "SessionsTableName",
-        "Sessions global table name (global stage output SessionsTableName)",
-        AllowedPattern=r"^[a-zA-Z0-9_.-]{3,255}$",
-    )
-    peer = ctx.peer_region
-    peer_config = parameter(
-        "PeerConfigBucketArn",
-        f"Config bucket ARN in {peer}; empty until that bucket exists (link stage)",
-        Default="",
-        AllowedPattern=ARN_PATTERN,
-    )
-    peer_audit = parameter(
-        "PeerAuditBucketArn",
-        f"Audit bucket ARN in {peer}; empty until that bucket exists (link stage)",
-        Default="",
-        AllowedPattern=ARN_PATTERN,
-    )
-    peer_key = parameter(
-        "PeerDataKeyArn",
-        f"Data KMS key ARN in {peer}, used to encrypt replicas there",
-        Default="",
-        AllowedPattern=ARN_PATTERN,
-    )
-    template.add_condition(REPLICATE_CONDITION, Not(Equals(peer_config, "")))
-    return StageInputs(
-        global_cluster_id=global_cluster,
-        hosted_zone_id=zone,
-        sessions_table_name=table,
-        peer_config_bucket_arn=peer_config,
-        peer_audit_bucket_arn=peer_audit,
-        peer_data_key_arn=peer_key,
-        replicate_condition=REPLICATE_CONDITION,
-    )
+    @property
+    def hosted_zone_id(self) -> Ref:
+        return self._parameter(
+            "HostedZoneId",
+            "Route 53 hosted zone id (global stage output HostedZoneId)",
+            AllowedPattern=r"^Z[A-Z0-9]{1,31}$",
+        )
+
+    @property
+    def sessions_table_name(self) -> Ref:
+        return self._parameter(
+            "SessionsTableName",
+            "Sessions global table name (global stage output SessionsTableName)",
+            AllowedPattern=r"^[a-zA-Z0-9_.-]{3,255}$",
+        )
+
+    def _peer_arn(self, name: str, what: str) -> Ref:
+        return self._parameter(
+            name,
+            f"{what} in {self._peer}; empty until it exists (the link stage fills it)",
+            Default="",
+            AllowedPattern=ARN_PATTERN,
+        )
+
+    @property
+    def peer_config_bucket_arn(self) -> Ref:
+        return self._peer_arn("PeerConfigBucketArn", "Config bucket ARN")
+
+    @property
+    def peer_audit_bucket_arn(self) -> Ref:
+        return self._peer_arn("PeerAuditBucketArn", "Audit bucket ARN")
+
+    @property
+    def peer_data_key_arn(self) -> Ref:
+        return self._peer_arn("PeerDataKeyArn", "Data KMS key ARN (encrypts replicas there)")
+
+    @property
+    def replicate_condition(self) -> str:
+        """Name of the condition that is true once the peer's buckets exist."""
+        if REPLICATE_CONDITION not in self._template.conditions:
+            self._template.add_condition(
+                REPLICATE_CONDITION, Not(Equals(self.peer_config_bucket_arn, ""))
+            )
+        return REPLICATE_CONDITION
+
+
+def add_stage_inputs(template: Template, ctx: StackContext) -> StageInputs:
+    return StageInputs(template, ctx)

@@ -8,7 +8,7 @@ the internet gateway only; nothing is placed in them and they assign no public I
 from __future__ import annotations
 
 from awacs import dynamodb, logs, s3
-from awacs.aws import Condition, Everybody, Principal, StringEquals
+from awacs.aws import Action, Condition, Everybody, PolicyDocument, Principal, StringEquals
 from troposphere import GetAtt, GetAZs, Ref, Select, Sub, Template
 from troposphere.ec2 import (
     VPC,
@@ -61,14 +61,14 @@ def _name(ctx: StackContext, *parts: str) -> dict[str, str]:
     return {"Name": ctx.name(*parts, ctx.region)}
 
 
-def _own_account_only(sid: str, actions: tuple[object, ...]) -> object:
+def _own_account_only(sid: str, actions: tuple[Action, ...]) -> PolicyDocument:
     return document(
         allow(
             sid,
-            actions,  # type: ignore[arg-type]
+            actions,
             ["*"],
             Condition(StringEquals("aws:ResourceAccount", Sub("${AWS::AccountId}"))),
-            principal=Principal(Everybody),  # type: ignore[arg-type]
+            principal=Principal(Everybody),
         )
     )
 
@@ -88,7 +88,9 @@ def add_network(template: Template, ctx: StackContext, keys: KeyRefs) -> Network
         InternetGateway("InternetGateway", Tags=ctx.tags(**_name(ctx, "igw")))
     )
     attachment = template.add_resource(
-        VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
+        VPCGatewayAttachment(
+            "InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw)
+        )
     )
     public_rt = template.add_resource(
         RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=ctx.tags(**_name(ctx, "public")))

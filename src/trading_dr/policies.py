@@ -8,7 +8,7 @@ resources are Ref/GetAtt/Sub of real resources. `Resource: "*"` appears only thr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from awacs.aws import (
     Action,
@@ -23,7 +23,7 @@ from awacs.sts import AssumeRole
 from troposphere import AWSHelperFn, Sub
 
 VERSION = "2012-10-17"
-Resource = str | AWSHelperFn
+Resource: TypeAlias = str | AWSHelperFn
 
 # Every statement that must use Resource "*" is listed here with its reason; audit and
 # least-privilege tests read this table, and unscoped() refuses anything not in it.
@@ -35,11 +35,9 @@ UNSCOPED_ACTIONS: dict[str, str] = {
     "ec2:CreateNetworkInterface": "ENI creation for VPC Lambdas is not resource-scopable "
     "before the interface exists",
     "ec2:DescribeNetworkInterfaces": "Describe* calls support no resource-level permission",
-    "ec2:DeleteNetworkInterface": "Lambda deletes ENIs it created; the ARN is unknown in "
-    "advance",
+    "ec2:DeleteNetworkInterface": "Lambda deletes ENIs it created; the ARN is unknown in advance",
     "ec2:AssignPrivateIpAddresses": "Lambda assigns IPs to ENIs whose ARN is unknown in advance",
-    "ec2:UnassignPrivateIpAddresses": "Lambda releases IPs of ENIs whose ARN is unknown in "
-    "advance",
+    "ec2:UnassignPrivateIpAddresses": "Lambda releases IPs of ENIs whose ARN is unknown in advance",
 }
 
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from troposphere import AWSHelperFn
 
+# Stage parameters are declared lazily by the template they feed; see inputs.py.
+from trading_dr.inputs import StageInputs
+
 
 @dataclass(frozen=True)
 class KeyRefs:
@@ -28,19 +31,6 @@ class NetworkRefs:
     lambda_sg_id: AWSHelperFn  # every function in the VPC
     db_sg_id: AWSHelperFn  # Aurora: 5432 from lambda_sg only
     private_route_table_ids: tuple[AWSHelperFn, ...]
-
-
-@dataclass(frozen=True)
-class StageInputs:
-    """CloudFormation Parameters filled from outputs of earlier rollout stages."""
-
-    global_cluster_id: AWSHelperFn
-    hosted_zone_id: AWSHelperFn
-    sessions_table_name: AWSHelperFn
-    peer_config_bucket_arn: AWSHelperFn
-    peer_audit_bucket_arn: AWSHelperFn
-    peer_data_key_arn: AWSHelperFn
-    replicate_condition: str  # condition name: true once the peer's buckets exist
 
 
 @dataclass(frozen=True)
@@ -71,3 +61,14 @@ class GlobalRefs:
     global_cluster_id: AWSHelperFn
     sessions_table_name: AWSHelperFn
     sessions_table_arn: AWSHelperFn
+
+
+__all__ = [
+    "AWSHelperFn",
+    "DatabaseRefs",
+    "GlobalRefs",
+    "KeyRefs",
+    "NetworkRefs",
+    "StageInputs",
+    "StorageRefs",
+]

@@ -11,11 +11,11 @@ from troposphere import GetAtt, Ref, Template
 from troposphere.dynamodb import (
     AttributeDefinition,
     GlobalTable,
+    GlobalTableSSESpecification,
     KeySchema,
     PointInTimeRecoverySpecification,
     ReplicaSpecification,
     ReplicaSSESpecification,
-    SSESpecification,
     StreamSpecification,
     TimeToLiveSpecification,
 )
@@ -50,10 +50,12 @@ def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelper
             "SessionsTable",
             TableName=sessions_table_name(ctx),
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[AttributeDefinition(AttributeName=SESSION_KEY, AttributeType="S")],
+            AttributeDefinitions=[
+                AttributeDefinition(AttributeName=SESSION_KEY, AttributeType="S")
+            ],
             KeySchema=[KeySchema(AttributeName=SESSION_KEY, KeyType="HASH")],
             Replicas=replicas,
-            SSESpecification=SSESpecification(SSEEnabled=True, SSEType="KMS"),
+            SSESpecification=GlobalTableSSESpecification(SSEEnabled=True, SSEType="KMS"),
             # Global tables (2019.11.21) replicate through streams with both images.
             StreamSpecification=StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
             TimeToLiveSpecification=TimeToLiveSpecification(

@@ -121,9 +121,7 @@ def build_regional(env: Environment, role: Role) -> Template:
     _output(template, "ConfigBucketArn", storage.config_bucket_arn, "Config bucket ARN")
     _output(template, "AuditBucketName", storage.audit_bucket, "Audit bucket name")
     _output(template, "AuditBucketArn", storage.audit_bucket_arn, "Audit bucket ARN")
-    _output(
-        template, "ReplicationRoleArn", storage.replication_role_arn, "S3 replication role ARN"
-    )
+    _output(template, "ReplicationRoleArn", storage.replication_role_arn, "S3 replication role ARN")
     return template
 
 
