@@ -23,8 +23,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from trading_dr.errors import ConfigError
@@ -96,33 +96,34 @@ class RegionSettings(_Model):
 
     @field_validator("public_subnets", "private_subnets")
     @classmethod
-    def _subnets(cls, value: tuple[str, str]) -> tuple[str, str]:
-        for cidr in value:
-            net = _network(cidr)
+    def _subnets(cls, value: tuple[str, str], info: ValidationInfo) -> tuple[str, str]:
+        nets = [_network(cidr) for cidr in value]
+        for cidr, net in zip(value, nets, strict=True):
             if not 16 <= net.prefixlen <= 28:
                 raise ValueError(
                     f"subnet {cidr} is a /{net.prefixlen}; fix: use a prefix between /16 and /28"
                 )
-        return value
-
-    @model_validator(mode="after")
-    def _subnets_fit(self) -> RegionSettings:
-        vpc = ipaddress.ip_network(self.vpc_cidr)
-        subnets = [*self.public_subnets, *self.private_subnets]
-        nets = [ipaddress.ip_network(s) for s in subnets]
-        for cidr, net in zip(subnets, nets, strict=True):
-            if not net.subnet_of(vpc):  # type: ignore[arg-type]
+        vpc_cidr = info.data.get("vpc_cidr")
+        if vpc_cidr is None:  # the VPC CIDR itself failed; that error is reported instead
+            return value
+        vpc = ipaddress.IPv4Network(vpc_cidr)
+        for cidr, net in zip(value, nets, strict=True):
+            if not net.subnet_of(vpc):
                 raise ValueError(
-                    f"subnet {cidr} lies outside the VPC {self.vpc_cidr}; fix: pick a subnet "
-                    f"inside {self.vpc_cidr}"
+                    f"subnet {cidr} lies outside the VPC {vpc_cidr}; fix: pick a subnet "
+                    f"inside {vpc_cidr}"
                 )
-        for i, a in enumerate(nets):
-            for b in nets[i + 1 :]:
+        earlier = [_network(c) for c in info.data.get("public_subnets", ())]
+        if info.field_name == "public_subnets":
+            earlier = []
+        others = earlier + nets
+        for i, a in enumerate(others):
+            for b in others[i + 1 :]:
                 if a.overlaps(b):
                     raise ValueError(
                         f"subnets {a} and {b} overlap; fix: give every subnet its own range"
                     )
-        return self
+        return value
 
 
 class DatabaseSettings(_Model):
@@ -181,19 +182,20 @@ class FailoverSettings(_Model):
     # Route 53 accepts 10 or 30 s and the interval cannot change after creation.
     health_check_interval_s: Literal[10, 30] = 10
     health_check_failure_threshold: Annotated[int, Field(ge=1, le=10)] = 3
-    replication_lag_alarm_s: Annotated[int, Field(ge=1, le=3600)] = 30
     rto_target_s: Annotated[int, Field(ge=1, le=86400)] = 60
     rpo_target_s: Annotated[int, Field(ge=1, le=86400)] = 60
+    replication_lag_alarm_s: Annotated[int, Field(ge=1, le=3600)] = 30
 
-    @model_validator(mode="after")
-    def _alarm_below_rpo(self) -> FailoverSettings:
-        if self.replication_lag_alarm_s >= self.rpo_target_s:
+    @field_validator("replication_lag_alarm_s")
+    @classmethod
+    def _alarm_below_rpo(cls, value: int, info: ValidationInfo) -> int:
+        rpo = info.data.get("rpo_target_s")
+        if rpo is not None and value >= rpo:
             raise ValueError(
-                f"replication_lag_alarm_s ({self.replication_lag_alarm_s}) must be below "
-                f"rpo_target_s ({self.rpo_target_s}); fix: lower the alarm threshold so the "
-                "lag alarm fires before the RPO is breached"
+                f"{value} s is not below rpo_target_s ({rpo} s); fix: lower the alarm "
+                "threshold so the lag alarm fires before the RPO is breached"
             )
-        return self
+        return value
 
 
 class DeploymentSettings(_Model):
@@ -294,21 +296,25 @@ class Environment(_Model):
                 )
         return value
 
-    @model_validator(mode="after")
-    def _regions_differ(self) -> Environment:
-        if self.primary.region == self.secondary.region:
+    @field_validator("secondary")
+    @classmethod
+    def _regions_differ(cls, value: RegionSettings, info: ValidationInfo) -> RegionSettings:
+        primary: RegionSettings | None = info.data.get("primary")
+        if primary is None:
+            return value
+        if primary.region == value.region:
             raise ValueError(
-                f"primary and secondary are both {self.primary.region}; fix: put the "
-                "secondary in another region (e.g. us-east-2) so a regional outage spares it"
+                f"region {value.region} is the primary's too; fix: put the secondary in "
+                "another region (e.g. us-east-2) so a regional outage spares it"
             )
-        a = ipaddress.ip_network(self.primary.vpc_cidr)
-        b = ipaddress.ip_network(self.secondary.vpc_cidr)
+        a = ipaddress.ip_network(primary.vpc_cidr)
+        b = ipaddress.ip_network(value.vpc_cidr)
         if a.overlaps(b):
             raise ValueError(
-                f"primary VPC {a} and secondary VPC {b} overlap; fix: give the regions "
-                "disjoint ranges (e.g. 10.0.0.0/16 and 10.1.0.0/16) so they can be peered"
+                f"VPC {b} overlaps the primary's {a}; fix: give the regions disjoint ranges "
+                "(e.g. 10.0.0.0/16 and 10.1.0.0/16) so they can be peered"
             )
-        return self
+        return value
 
     def region_settings(self, role: Role) -> RegionSettings:
         """The region that hosts `role`; the global template lives in the primary region."""
@@ -338,11 +344,34 @@ def _describe(error: dict[str, Any], fields: list[str]) -> tuple[str, str]:
         close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "remove it"
         return field, f"unknown key; fix: {hint}"
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        field = _location(loc[:-1])
+        return field, "too few entries; fix: give exactly two, one per availability zone"
+    if kind == "too_long":
+        return field, "too many entries; fix: give exactly two, one per availability zone"
     if kind == "missing":
         return field, "required key is missing; fix: add it (see environments/prod.yaml)"
+    got = error.get("input")
+    bounds = error.get("ctx") or {}
+    fixes = {
+        "greater_than_equal": f"must be at least {bounds.get('ge')} (got {got!r}); "
+        f"fix: use {bounds.get('ge')} or more",
+        "less_than_equal": f"must be at most {bounds.get('le')} (got {got!r}); "
+        f"fix: use {bounds.get('le')} or less",
+        "literal_error": f"must be {bounds.get('expected')} (got {got!r}); fix: use one of those",
+        "enum": f"must be {bounds.get('expected')} (got {got!r}); fix: use one of those",
+        "string_type": f"expected text (got {got!r}); fix: quote the value in YAML",
+        "int_parsing": f"expected a whole number (got {got!r}); fix: write digits only",
+        "int_type": f"expected a whole number (got {got!r}); fix: write digits only",
+        "bool_parsing": f"expected true or false (got {got!r}); fix: use true or false",
+        "dict_type": f"expected a mapping (got {got!r}); fix: see environments/prod.yaml",
+        "tuple_type": f"expected a list (got {got!r}); fix: write [a, b]",
+    }
+    if kind in fixes:
+        return field, fixes[kind]
     message = str(error["msg"]).removeprefix("Value error, ")
     if "fix:" not in message:
-        message = f"{message} (got {error.get('input')!r}); fix: correct the value"
+        message = f"{message} (got {got!r}); fix: see environments/prod.yaml for a valid value"
     return field, message
 
 

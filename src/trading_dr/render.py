@@ -31,8 +31,45 @@ def _str(dumper: _Dumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
+# Reading order for reviewers: what the template is, what it takes, what it builds.
+TOP_LEVEL_ORDER = (
+    "AWSTemplateFormatVersion",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Mappings",
+    "Conditions",
+    "Resources",
+    "Outputs",
+)
+RESOURCE_ORDER = (
+    "Type",
+    "Condition",
+    "DependsOn",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+    "Metadata",
+    "Properties",
+)
+
+
+def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    known = {key: mapping[key] for key in order if key in mapping}
+    return known | {key: value for key, value in mapping.items() if key not in known}
+
+
+def template_dict(template: Template) -> dict[str, Any]:
+    """The template as plain data, with top-level and resource keys in reading order."""
+    data = _ordered(template.to_dict(), TOP_LEVEL_ORDER)
+    data["Resources"] = {
+        name: _ordered(resource, RESOURCE_ORDER) for name, resource in data["Resources"].items()
+    }
+    return data
+
+
 def to_yaml(template: Template) -> str:
-    return dump(template.to_dict())
+    return dump(template_dict(template))
 
 
 def dump(data: Any) -> str:
