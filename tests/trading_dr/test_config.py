@@ -18,7 +18,7 @@ PROD = yaml.safe_load((ROOT / "environments" / "prod.yaml").read_text())
 
 def _with(path: str, value: Any) -> dict[str, Any]:
     """A copy of prod.yaml with `path` (dotted, list indices as digits) set; DELETE removes."""
-    data = copy.deepcopy(PROD)
+    data: dict[str, Any] = copy.deepcopy(PROD)
     *parents, leaf = path.split(".")
     node: Any = data
     for part in parents:
