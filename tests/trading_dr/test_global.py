@@ -1,0 +1,53 @@
+"""Global template: hosted zone (or an existing one), global cluster, sessions global table."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.assertions import resource_count_is
+from tests.support.templates import ENVIRONMENTS, environment, template
+from trading_dr.config import Role
+
+
+def test_prod_creates_its_zone() -> None:
+    t = template("prod", Role.GLOBAL)
+    resource_count_is(t, "AWS::Route53::HostedZone", 1)
+    assert t["Resources"]["HostedZone"]["Properties"]["Name"] == "trading.example.com."
+    assert t["Outputs"]["HostedZoneId"]["Value"] == {"Ref": "HostedZone"}
+
+
+def test_dev_uses_the_existing_zone() -> None:
+    t = template("dev", Role.GLOBAL)
+    resource_count_is(t, "AWS::Route53::HostedZone", 0)
+    assert t["Outputs"]["HostedZoneId"]["Value"] == environment("dev").hosted_zone_id
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_sessions_global_table(env: str) -> None:
+    t = template(env, Role.GLOBAL)
+    resource_count_is(t, "AWS::DynamoDB::GlobalTable", 1)
+    table = t["Resources"]["SessionsTable"]
+    props = table["Properties"]
+    e = environment(env)
+    assert props["TableName"] == f"user-sessions-{e.suffix}"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["TimeToLiveSpecification"]["Enabled"] is True
+    assert [r["Region"] for r in props["Replicas"]] == [e.primary.region, e.secondary.region]
+    for replica in props["Replicas"]:
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_global_outputs_feed_the_regional_stages(env: str) -> None:
+    outputs = template(env, Role.GLOBAL)["Outputs"]
+    assert set(outputs) == {
+        "HostedZoneId",
+        "GlobalClusterIdentifier",
+        "GlobalWriterEndpoint",
+        "SessionsTableName",
+        "SessionsTableArn",
+    }

@@ -1,0 +1,112 @@
+"""Cross-cutting rules every template keeps, and the primary/secondary symmetry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.assertions import as_list, policy_statements, resources_of_type
+from tests.support.templates import ALL_ROLES, ENVIRONMENTS, REGIONAL, region_of, template
+from trading_dr.config import Role
+from trading_dr.policies import UNSCOPED_ACTIONS
+from trading_dr.stacks import REGIONAL_PROFILES
+
+ALL = [(env, role) for env in ENVIRONMENTS for role in ALL_ROLES]
+ALL_IDS = [f"{e}-{r.value}" for e, r in ALL]
+# Types that hold data: losing one to a stack update or deletion loses data.
+STATEFUL = {
+    "AWS::RDS::GlobalCluster": {"Retain"},
+    "AWS::RDS::DBCluster": {"Snapshot", "Retain"},
+    "AWS::DynamoDB::GlobalTable": {"Retain"},
+    "AWS::S3::Bucket": {"Retain"},
+    "AWS::KMS::Key": {"Retain"},
+    "AWS::Logs::LogGroup": {"Retain"},
+    "AWS::SQS::Queue": {"Retain"},
+    "AWS::Route53::HostedZone": {"Retain"},
+}
+REGIONAL_OUTPUTS = {
+    "VpcId",
+    "PrivateSubnetIds",
+    "LambdaSecurityGroupId",
+    "DataKeyArn",
+    "LogsKeyArn",
+    "DbClusterArn",
+    "DbClusterEndpoint",
+    "DbReaderEndpoint",
+    "ConfigBucketName",
+    "ConfigBucketArn",
+    "AuditBucketName",
+    "AuditBucketArn",
+    "ReplicationRoleArn",
+}
+
+
+@pytest.mark.parametrize(("env", "role"), ALL, ids=ALL_IDS)
+def test_stateful_resources_survive_delete_and_replace(env: str, role: Role) -> None:
+    t = template(env, role)
+    for resource_type, allowed in STATEFUL.items():
+        for name, resource in resources_of_type(t, resource_type).items():
+            assert resource.get("DeletionPolicy") in allowed, name
+            assert resource.get("UpdateReplacePolicy") in allowed, name
+
+
+@pytest.mark.parametrize(("env", "role"), ALL, ids=ALL_IDS)
+def test_no_wildcard_actions_and_justified_star_resources(env: str, role: Role) -> None:
+    t = template(env, role)
+    for name, statement in policy_statements(t):
+        actions = as_list(statement["Action"])
+        for action in actions:
+            assert action != "*", name
+            assert not action.endswith(":*"), f"{name}: {action}"
+        key_policy = t["Resources"][name]["Type"] == "AWS::KMS::Key"
+        if "*" in as_list(statement.get("Resource", [])) and not key_policy:
+            # Key policies' "*" means "this key"; elsewhere it must be justified.
+            is_endpoint = t["Resources"][name]["Type"] == "AWS::EC2::VPCEndpoint"
+            assert is_endpoint or all(a in UNSCOPED_ACTIONS for a in actions), f"{name}: {actions}"
+
+
+@pytest.mark.parametrize(("env", "role"), ALL, ids=ALL_IDS)
+def test_iam_role_names_include_the_region(env: str, role: Role) -> None:
+    for name, resource in resources_of_type(template(env, role), "AWS::IAM::Role").items():
+        role_name = resource["Properties"].get("RoleName")
+        if role_name is not None:
+            assert region_of(env, role) in str(role_name), name
+            assert len(str(role_name)) <= 64, name
+
+
+@pytest.mark.parametrize(("env", "role"), ALL, ids=ALL_IDS)
+def test_description_and_generator_metadata(env: str, role: Role) -> None:
+    t = template(env, role)
+    assert t["AWSTemplateFormatVersion"] == "2010-09-09"
+    assert re.match(
+        rf"^trading-dr {env} {role.value} \({region_of(env, role)}\): ", t["Description"]
+    )
+    generator = t["Metadata"]["Generator"]
+    assert generator["Name"] == "trading-dr"
+    assert (generator["Environment"], generator["Role"]) == (env, role.value)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("role", REGIONAL, ids=[r.value for r in REGIONAL])
+def test_regional_outputs_are_the_stage_contract(env: str, role: Role) -> None:
+    outputs = set(template(env, role)["Outputs"])
+    expected = REGIONAL_OUTPUTS | ({"DbSecretArn"} if REGIONAL_PROFILES[role].db_writer else set())
+    assert outputs == expected
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_regions_are_symmetric(env: str) -> None:
+    primary = template(env, Role.PRIMARY)
+    secondary = template(env, Role.SECONDARY)
+    # Same resources, same types: every asymmetry is a property decided in REGIONAL_PROFILES.
+    assert {k: v["Type"] for k, v in primary["Resources"].items()} == {
+        k: v["Type"] for k, v in secondary["Resources"].items()
+    }
+    assert primary["Parameters"].keys() == secondary["Parameters"].keys()
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_templates_stay_within_cloudformation_limits(env: str) -> None:
+    for role in ALL_ROLES:
+        assert len(template(env, role)["Resources"]) <= 500
