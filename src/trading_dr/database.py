@@ -35,12 +35,8 @@ def global_cluster_identifier(ctx: StackContext) -> str:
     return ctx.name("global")
 
 
-def add_global_cluster(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
-    """The global cluster (no source cluster: the primary's member joins it).
-
-    Returns (identifier Ref, global writer endpoint address). Apps connect to the global
-    writer endpoint, which follows the writer across a failover or switchover.
-    """
+def add_global_cluster(template: Template, ctx: StackContext) -> AWSHelperFn:
+    """The global cluster (no source cluster: the primary's member joins it); its id Ref."""
     cluster = template.add_resource(
         GlobalCluster(
             "GlobalCluster",
@@ -54,7 +50,7 @@ def add_global_cluster(template: Template, ctx: StackContext) -> tuple[AWSHelper
             UpdateReplacePolicy="Retain",
         )
     )
-    return Ref(cluster), GetAtt(cluster, "GlobalEndpoint.Address")
+    return Ref(cluster)
 
 
 def add_database(
@@ -163,6 +159,7 @@ def add_database(
             # The data lives in the cluster volume (Snapshot policy above); an Aurora
             # instance is compute only and cannot be snapshotted on its own.
             DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
         )
     )
     return DatabaseRefs(

@@ -4,8 +4,10 @@ The deployer fills them from the stack instances of earlier stages (ParameterOve
 passing only the parameters a template declares. A Parameter is declared the first time
 a builder uses it, so every template declares exactly what it consumes.
 
-The peer-replication parameters default to empty: the primary is first created without
-its replication rule, and the link stage passes the secondary's ARNs to switch it on.
+The peer-replication parameters are empty ("") while the peer does not exist yet: the
+primary is first created with them empty, and the link stage passes the secondary's ARNs
+to switch its replication on. They have no Default on purpose: the deployer always passes
+them, so an empty value is a decision made in the rollout plan, never an omission.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ class StageInputs:
         return self._parameter(
             name,
             f"{what} in {self._peer}; empty until it exists (the link stage fills it)",
-            Default="",
             AllowedPattern=ARN_PATTERN,
         )
 

@@ -14,7 +14,7 @@ from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 
 from trading_dr.context import StackContext
-from trading_dr.policies import account_root, allow, document
+from trading_dr.policies import account_root, all_of, allow, document
 from trading_dr.refs import KeyRefs
 
 # Administration stays with the account (and so with IAM): without it the key would be
@@ -66,11 +66,9 @@ def _via_services(ctx: StackContext, services: tuple[str, ...]) -> Statement:
         "UseThroughOwnServicesOnly",
         USE_ACTIONS,
         ["*"],
-        Condition(
-            [
-                StringEquals("kms:ViaService", via),
-                StringEquals("kms:CallerAccount", Sub("${AWS::AccountId}")),
-            ]
+        all_of(
+            StringEquals("kms:ViaService", via),
+            StringEquals("kms:CallerAccount", Sub("${AWS::AccountId}")),
         ),
         principal=account_root(),
     )

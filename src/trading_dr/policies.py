@@ -14,6 +14,7 @@ from awacs.aws import (
     Action,
     Allow,
     Condition,
+    ConditionElement,
     Deny,
     PolicyDocument,
     Principal,
@@ -39,6 +40,22 @@ UNSCOPED_ACTIONS: dict[str, str] = {
     "ec2:AssignPrivateIpAddresses": "Lambda assigns IPs to ENIs whose ARN is unknown in advance",
     "ec2:UnassignPrivateIpAddresses": "Lambda releases IPs of ENIs whose ARN is unknown in advance",
 }
+
+
+def all_of(*elements: ConditionElement) -> Condition:
+    """A Condition requiring every element; merges elements that share an operator.
+
+    awacs' Condition keeps one entry per operator, so two StringEquals would silently
+    drop the first: exactly the mistake that turns a scoped grant into a broad one.
+    """
+    merged: dict[type[ConditionElement], dict[str, Any]] = {}
+    for element in elements:
+        keys = merged.setdefault(type(element), {})
+        for key, value in element.get_dict().items():
+            if key in keys:
+                raise ValueError(f"condition key {key} given twice under {element.condition}")
+            keys[key] = value
+    return Condition([operator(keys) for operator, keys in merged.items()])
 
 
 def document(*statements: Statement) -> PolicyDocument:

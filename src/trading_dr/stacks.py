@@ -67,16 +67,10 @@ def build_global(env: Environment) -> Template:
         ctx, "hosted zone, Aurora global cluster and sessions global table (deployed once)"
     )
     zone_id = add_hosted_zone(template, ctx)
-    cluster_id, writer_endpoint = add_global_cluster(template, ctx)
+    cluster_id = add_global_cluster(template, ctx)
     table_name, table_arn = add_sessions_table(template, ctx)
     _output(template, "HostedZoneId", zone_id, "Route 53 zone of the API failover records")
     _output(template, "GlobalClusterIdentifier", cluster_id, "Aurora global cluster id")
-    _output(
-        template,
-        "GlobalWriterEndpoint",
-        writer_endpoint,
-        "Aurora global writer endpoint: follows the writer across failover",
-    )
     _output(template, "SessionsTableName", table_name, "Sessions global table name")
     _output(template, "SessionsTableArn", table_arn, "Sessions global table ARN (this region)")
     return template

@@ -87,6 +87,8 @@ BAD_INPUTS = [
     ("burstable-db-class", "database.instance_class", "db.t4g.medium", "database", "global"),
     ("engine-version", "database.engine_version", "16", "database", "major.minor"),
     ("reserved-db-user", "database.master_username", "postgres", "database", "identifier"),
+    ("archive-before-retention", "storage", {"audit_after_retention": "glacier", "audit_retention_days": 90, "audit_archive_days": 60},
+     "storage.audit_archive_days", "longer than the retention period"),
     ("bad-object-lock-mode", "storage.object_lock_mode", "STRICT", "storage", "GOVERNANCE"),
     ("log-retention", "log_retention_days", 45, "log_retention_days", "e.g. 60"),
     ("bad-zone-id", "hosted_zone_id", "zone-1", "hosted_zone_id", "hosted zone id"),

@@ -47,7 +47,6 @@ def test_global_outputs_feed_the_regional_stages(env: str) -> None:
     assert set(outputs) == {
         "HostedZoneId",
         "GlobalClusterIdentifier",
-        "GlobalWriterEndpoint",
         "SessionsTableName",
         "SessionsTableArn",
     }
