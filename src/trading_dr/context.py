@@ -39,6 +39,16 @@ class StackContext:
         """A name that must not collide across regions (IAM roles are global)."""
         return self.name(*parts, self.region)
 
+    @property
+    def failover_domain(self) -> str:
+        """The API name clients use; Route 53 failover records answer for it."""
+        return f"api.{self.env.domain}"
+
+    @property
+    def regional_domain(self) -> str:
+        """This region's own API name: what its health check probes."""
+        return f"{self.region}.api.{self.env.domain}"
+
     def ssm_path(self, leaf: str, role: Role | None = None) -> str:
         return f"/trading/{self.env.suffix}/{(role or self.role).value}/{leaf}"
 

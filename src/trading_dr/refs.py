@@ -54,6 +54,49 @@ class StorageRefs:
 
 
 @dataclass(frozen=True)
+class QueueRefs:
+    """The trade queue and its dead-letter queue."""
+
+    queue_url: AWSHelperFn
+    queue_arn: AWSHelperFn
+    queue_name: AWSHelperFn
+    dlq_url: AWSHelperFn
+    dlq_arn: AWSHelperFn
+    dlq_name: AWSHelperFn
+
+
+@dataclass(frozen=True)
+class FunctionRefs:
+    """One Lambda function (functions.add_function returns it)."""
+
+    name: AWSHelperFn  # Ref: the function name
+    arn: AWSHelperFn
+    role_arn: AWSHelperFn
+    log_group_name: AWSHelperFn
+
+
+@dataclass(frozen=True)
+class ApiRefs:
+    """The REST API and its custom domains.
+
+    Two custom domains per region: `failover_domain` (api.<domain>, the same name in both
+    regions, which the Route 53 failover records point at) and `regional_domain`
+    (<region>.api.<domain>, only this region, which the health check probes so that it
+    tests this region and not whichever one DNS currently answers with).
+    """
+
+    rest_api_id: AWSHelperFn
+    stage_name: str
+    failover_domain: str
+    regional_domain: str
+    # Alias target of the failover record: the failover domain's regional endpoint.
+    failover_target_dns: AWSHelperFn
+    failover_target_zone_id: AWSHelperFn
+    regional_target_dns: AWSHelperFn
+    regional_target_zone_id: AWSHelperFn
+
+
+@dataclass(frozen=True)
 class GlobalRefs:
     """What the global template exports to the regional stages."""
 
@@ -65,10 +108,13 @@ class GlobalRefs:
 
 __all__ = [
     "AWSHelperFn",
+    "ApiRefs",
     "DatabaseRefs",
+    "FunctionRefs",
     "GlobalRefs",
     "KeyRefs",
     "NetworkRefs",
+    "QueueRefs",
     "StageInputs",
     "StorageRefs",
 ]
