@@ -165,6 +165,7 @@ def add_database(
     return DatabaseRefs(
         cluster_id=Ref(cluster),
         cluster_arn=GetAtt(cluster, "DBClusterArn"),
+        cluster_resource_id=GetAtt(cluster, "DBClusterResourceId"),
         endpoint=GetAtt(cluster, "Endpoint.Address"),
         reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
         port=GetAtt(cluster, "Endpoint.Port"),

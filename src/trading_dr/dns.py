@@ -7,7 +7,7 @@ the id flows on as a plain value, so regional stacks never care which case appli
 from __future__ import annotations
 
 from troposphere import AWSHelperFn, Ref, Template
-from troposphere.route53 import HostedZone, HostedZoneConfiguration
+from troposphere.route53 import AliasTarget, HostedZone, HostedZoneConfiguration, RecordSetType
 
 from trading_dr.context import StackContext
 
@@ -31,3 +31,25 @@ def add_hosted_zone(template: Template, ctx: StackContext) -> AWSHelperFn | str:
         )
     )
     return Ref(zone)
+
+
+def add_alias_record(
+    template: Template,
+    logical_id: str,
+    zone_id: AWSHelperFn | str,
+    name: str,
+    target_dns: AWSHelperFn,
+    target_zone_id: AWSHelperFn,
+) -> RecordSetType:
+    """A plain A alias (no routing policy), e.g. a region's own API name."""
+    return template.add_resource(
+        RecordSetType(
+            logical_id,
+            HostedZoneId=zone_id,
+            Name=f"{name}.",
+            Type="A",
+            AliasTarget=AliasTarget(
+                DNSName=target_dns, HostedZoneId=target_zone_id, EvaluateTargetHealth=False
+            ),
+        )
+    )

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from trading_dr.config import Environment, environment_names, load_environment
@@ -40,11 +41,27 @@ class Rendered:
         return {k.removeprefix(prefix): v for k, v in self.files.items() if k.startswith(prefix)}
 
 
+@cache
+def lambda_packages() -> Mapping[str, bytes]:
+    """Each Lambda zip by its S3 key (content-addressed); the same for every environment."""
+    from trading_dr.package import build_packages
+
+    return {package.s3_key: package.data for package in build_packages().values()}
+
+
+def code_keys(packages: Mapping[str, bytes]) -> dict[str, str]:
+    """Function name -> S3 key, from keys of the form lambda/<name>-<hash>.zip."""
+    return {Path(key).name.rsplit("-", 1)[0]: key for key in packages}
+
+
 def render_environment(env: Environment) -> Rendered:
+    packages = lambda_packages()
     files = {
         f"templates/{role.value}.yaml": to_yaml(template).encode()
-        for role, template in build_templates(env).items()
+        for role, template in build_templates(env, code_keys(packages)).items()
     }
+    # The zips keep their S3 keys as paths, so the deployer uploads out/<env>/lambda as is.
+    files.update(packages)
     return Rendered(env, files)
 
 

@@ -58,6 +58,14 @@ class StageInputs:
             AllowedPattern=r"^[a-zA-Z0-9_.-]{3,255}$",
         )
 
+    @property
+    def artifact_bucket(self) -> Ref:
+        return self._parameter(
+            "ArtifactBucket",
+            "This region's artifact bucket holding the Lambda zips (made by bootstrap)",
+            AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        )
+
     def _peer_arn(self, name: str, what: str) -> Ref:
         return self._parameter(
             name,

@@ -37,6 +37,7 @@ class NetworkRefs:
 class DatabaseRefs:
     cluster_id: AWSHelperFn
     cluster_arn: AWSHelperFn
+    cluster_resource_id: AWSHelperFn  # IAM database authentication scopes to it
     endpoint: AWSHelperFn
     reader_endpoint: AWSHelperFn
     port: AWSHelperFn

@@ -6,18 +6,23 @@ Every difference between the primary and the secondary region is decided in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from troposphere import Join, Output, Template
 
+from trading_dr.api import add_api
+from trading_dr.application import PROCESSOR_TIMEOUT_S, add_application
 from trading_dr.config import Environment, Role
 from trading_dr.context import StackContext
 from trading_dr.database import add_database, add_global_cluster
-from trading_dr.dns import add_hosted_zone
+from trading_dr.dns import add_alias_record, add_hosted_zone
+from trading_dr.functions import Artifacts
 from trading_dr.inputs import add_stage_inputs
 from trading_dr.keys import add_keys
 from trading_dr.network import add_network
 from trading_dr.parameters import add_string_parameter
+from trading_dr.queues import add_queues
 from trading_dr.refs import AWSHelperFn
 from trading_dr.sessions import add_sessions_table
 from trading_dr.storage import add_storage
@@ -31,12 +36,15 @@ class RegionalProfile:
     # secondary member has none and is promoted by failover, keeping its own KMS key.
     db_writer: bool
     description: str
+    # Resources only this role has: the schema migrator needs the writer's master secret.
+    only_here: frozenset[str] = frozenset()
 
 
 REGIONAL_PROFILES: dict[Role, RegionalProfile] = {
     Role.PRIMARY: RegionalProfile(
         db_writer=True,
         description="primary region: Aurora writer; replicates S3 to the secondary once linked",
+        only_here=frozenset({"MigrateFunction", "MigrateFunctionLogGroup", "MigrateFunctionRole"}),
     ),
     Role.SECONDARY: RegionalProfile(
         db_writer=False,
@@ -76,7 +84,8 @@ def build_global(env: Environment) -> Template:
     return template
 
 
-def build_regional(env: Environment, role: Role) -> Template:
+def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -> Template:
+    """One region's template; `code_keys` maps each function to its zip's S3 key."""
     profile = REGIONAL_PROFILES[role]
     ctx = StackContext(env, role)
     template = _new_template(ctx, profile.description)
@@ -87,6 +96,16 @@ def build_regional(env: Environment, role: Role) -> Template:
         template, ctx, network, keys, inputs.global_cluster_id, writer=profile.db_writer
     )
     storage = add_storage(template, ctx, keys, inputs)
+    queues = add_queues(template, ctx, keys, PROCESSOR_TIMEOUT_S)
+    app = add_application(
+        template, ctx, network, keys, db, storage, queues, inputs.sessions_table_name,
+        Artifacts(inputs.artifact_bucket, code_keys),
+    )  # fmt: skip
+    api = add_api(template, ctx, keys, inputs.hosted_zone_id, app.intake, app.health)
+    add_alias_record(
+        template, "RegionalApiRecord", inputs.hosted_zone_id, api.regional_domain,
+        api.regional_target_dns, api.regional_target_zone_id,
+    )  # fmt: skip
     add_string_parameter(
         template,
         ctx,
@@ -116,12 +135,18 @@ def build_regional(env: Environment, role: Role) -> Template:
     _output(template, "AuditBucketName", storage.audit_bucket, "Audit bucket name")
     _output(template, "AuditBucketArn", storage.audit_bucket_arn, "Audit bucket ARN")
     _output(template, "ReplicationRoleArn", storage.replication_role_arn, "S3 replication role ARN")
+    _output(template, "TradeQueueUrl", queues.queue_url, "Trade queue URL")
+    _output(template, "TradeDeadLetterQueueUrl", queues.dlq_url, "Trade dead-letter queue URL")
+    _output(template, "ApiFailoverDomain", api.failover_domain, "API name clients use")
+    _output(template, "ApiRegionalDomain", api.regional_domain, "This region's own API name")
+    if app.migrate is not None:
+        _output(template, "MigrateFunctionName", app.migrate.name, "Invoke once per rollout")
     return template
 
 
-def build_templates(env: Environment) -> dict[Role, Template]:
+def build_templates(env: Environment, code_keys: Mapping[str, str]) -> dict[Role, Template]:
     """All three templates of an environment, in rollout order."""
     return {
-        role: build_global(env) if role is Role.GLOBAL else build_regional(env, role)
+        role: build_global(env) if role is Role.GLOBAL else build_regional(env, role, code_keys)
         for role in STACK_ORDER
     }

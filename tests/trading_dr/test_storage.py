@@ -14,6 +14,7 @@ from tests.support.assertions import (
 )
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
 from trading_dr.config import ArchiveMode, Role
+from trading_dr.generator import code_keys, lambda_packages
 from trading_dr.render import template_dict
 from trading_dr.stacks import build_regional
 
@@ -179,7 +180,11 @@ def test_glacier_mode_needs_no_other_change_to_build() -> None:
     prod = environment("prod")
     storage = prod.storage.model_copy(update={"audit_after_retention": ArchiveMode.GLACIER})
     archived = template_dict(
-        build_regional(prod.model_copy(update={"storage": storage}), Role.PRIMARY)
+        build_regional(
+            prod.model_copy(update={"storage": storage}),
+            Role.PRIMARY,
+            code_keys(lambda_packages()),
+        )
     )
     rule = has_resource_properties(
         archived,

@@ -1,0 +1,203 @@
+"""The trade path's functions: intake, processor, health and the schema migrator.
+
+Each spec names the handler inside its zip, the environment variables its settings module
+reads (lambda_src/shared/trading_shared/settings.py) and exactly the grants it needs.
+Functions reach Aurora as the `trading_app` database user with IAM authentication:
+tokens are signed locally from the function's role, so no secret has to exist in, or be
+fetched from, another region during a failover. Only the migrator logs in as the master
+user, with the RDS-managed secret, in the writer region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from awacs import dynamodb, kms, s3, secretsmanager
+from awacs.aws import Statement
+from awacs.rds_db import connect as rds_db_connect
+from troposphere import Sub, Template
+from troposphere.awslambda import EventSourceMapping, ScalingConfig
+from troposphere.validators import integer
+
+from trading_dr.context import StackContext
+from trading_dr.functions import Artifacts, FunctionSpec, add_function
+from trading_dr.policies import allow
+from trading_dr.queues import grant_consume, grant_read_attributes, grant_send
+from trading_dr.refs import (
+    AWSHelperFn,
+    DatabaseRefs,
+    FunctionRefs,
+    KeyRefs,
+    NetworkRefs,
+    QueueRefs,
+    StorageRefs,
+)
+
+APP_DB_USER = "trading_app"  # created by migration 0002 with the rds_iam role
+PROCESSOR_TIMEOUT_S = 60
+BATCH_SIZE = 100
+# One second of batching bounds the added latency while filling batches under load.
+BATCH_WINDOW_S = 1
+PROCESSOR_MAX_CONCURRENCY = 10
+
+
+class EventSourceScalingConfig(ScalingConfig):
+    """troposphere 4.11 gives EventSourceMapping the web-endpoint ScalingConfig by a name
+    clash; this is the event source mapping's own property type."""
+
+    props: ClassVar[dict[str, tuple[object, bool]]] = {"MaximumConcurrency": (integer, False)}
+
+
+@dataclass(frozen=True)
+class ApplicationRefs:
+    intake: FunctionRefs
+    processor: FunctionRefs
+    health: FunctionRefs
+    migrate: FunctionRefs | None  # only where the writer (and its secret) lives
+
+
+def sessions_table_arn(table_name: AWSHelperFn) -> Sub:
+    """The sessions replica in this region; the global stage outputs only its own region's."""
+    return Sub(
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
+        Table=table_name,
+    )
+
+
+def _database_env(db: DatabaseRefs) -> dict[str, AWSHelperFn | str]:
+    # The regional cluster endpoint: writable only where the writer is, so after a
+    # failover the recovery region writes locally and a fenced old primary cannot.
+    # TLS is required by the cluster (rds.force_ssl); the client does not verify the
+    # server certificate because the RDS CA bundle is not vendored into the zips yet.
+    return {
+        "DB_HOST": db.endpoint,
+        "DB_PORT": db.port,
+        "DB_NAME": "trading",
+        "DB_TLS": "require",
+    }
+
+
+def _iam_login(db: DatabaseRefs) -> Statement:
+    return allow(
+        "ConnectAsAppUser",
+        (rds_db_connect,),
+        [
+            Sub(
+                "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:"
+                f"${{ClusterResourceId}}/{APP_DB_USER}",
+                ClusterResourceId=db.cluster_resource_id,
+            )
+        ],
+    )
+
+
+def add_application(
+    template: Template,
+    ctx: StackContext,
+    network: NetworkRefs,
+    keys: KeyRefs,
+    db: DatabaseRefs,
+    storage: StorageRefs,
+    queues: QueueRefs,
+    sessions_table: AWSHelperFn,
+    artifacts: Artifacts,
+) -> ApplicationRefs:
+    def add(spec: FunctionSpec) -> FunctionRefs:
+        return add_function(template, ctx, spec, network, keys, artifacts)
+
+    iam_db = {**_database_env(db), "DB_AUTH": "iam", "DB_USER": APP_DB_USER}
+    intake = add(
+        FunctionSpec(
+            name="intake",
+            handler="intake_handler.handler",
+            description="POST /trades: validate, check the session, enqueue",
+            memory_mb=512,
+            timeout_s=10,
+            reserved_concurrency=100,
+            environment={
+                "TRADE_QUEUE_URL": queues.queue_url,
+                "SESSIONS_TABLE_NAME": sessions_table,
+            },
+            statements=[
+                allow("ReadSessions", (dynamodb.GetItem,), [sessions_table_arn(sessions_table)]),
+                *grant_send(queues, keys),
+            ],
+        )
+    )
+    processor = add(
+        FunctionSpec(
+            name="processor",
+            handler="processor_handler.handler",
+            description="SQS: store each trade once in Aurora, audit each batch to S3",
+            memory_mb=512,
+            timeout_s=PROCESSOR_TIMEOUT_S,
+            reserved_concurrency=PROCESSOR_MAX_CONCURRENCY,
+            environment={**iam_db, "AUDIT_BUCKET": storage.audit_bucket},
+            statements=[
+                *grant_consume(queues, keys),
+                _iam_login(db),
+                allow(
+                    "WriteAuditRecords",
+                    (s3.PutObject,),
+                    [Sub("${Arn}/trades/*", Arn=storage.audit_bucket_arn)],
+                ),
+                allow("EncryptAuditRecords", (kms.GenerateDataKey,), [keys.data_key_arn]),
+            ],
+        )
+    )
+    template.add_resource(
+        EventSourceMapping(
+            "ProcessorTradeQueueMapping",
+            EventSourceArn=queues.queue_arn,
+            FunctionName=processor.name,
+            BatchSize=BATCH_SIZE,
+            MaximumBatchingWindowInSeconds=BATCH_WINDOW_S,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            ScalingConfig=EventSourceScalingConfig(MaximumConcurrency=PROCESSOR_MAX_CONCURRENCY),
+            Enabled=True,
+        )
+    )
+    health = add(
+        FunctionSpec(
+            name="health",
+            handler="health_handler.handler",
+            description="GET /health: can this region serve? (Route 53 health check)",
+            memory_mb=256,
+            timeout_s=5,
+            reserved_concurrency=10,
+            environment={
+                **iam_db,
+                "TRADE_QUEUE_URL": queues.queue_url,
+                "SESSIONS_TABLE_NAME": sessions_table,
+                "HEALTH_TIMEOUT_SECONDS": "1.5",
+            },
+            statements=[
+                *grant_read_attributes(queues),
+                allow(
+                    "DescribeSessionsTable",
+                    (dynamodb.DescribeTable,),
+                    [sessions_table_arn(sessions_table)],
+                ),
+                _iam_login(db),
+            ],
+        )
+    )
+    migrate = None
+    if db.secret_arn is not None:
+        migrate = add(
+            FunctionSpec(
+                name="migrate",
+                handler="migrate_handler.handler",
+                description="Apply the reviewed SQL migrations (invoked once per rollout)",
+                memory_mb=256,
+                timeout_s=300,
+                reserved_concurrency=1,  # migrations take an advisory lock anyway
+                environment={**_database_env(db), "DB_SECRET_ARN": db.secret_arn},
+                statements=[
+                    allow("ReadMasterSecret", (secretsmanager.GetSecretValue,), [db.secret_arn]),
+                    allow("DecryptMasterSecret", (kms.Decrypt,), [keys.data_key_arn]),
+                ],
+            )
+        )
+    return ApplicationRefs(intake=intake, processor=processor, health=health, migrate=migrate)

@@ -1,0 +1,166 @@
+"""Lambda functions: one `add_function` for all of them, props in, refs out.
+
+Every function runs in the private subnets with the Lambda security group, on arm64 and
+python3.12, with X-Ray tracing, a reserved concurrency, its own KMS-encrypted log group
+with retention, environment variables encrypted with the data key, and its own role.
+Code comes from the region's artifact bucket under a content-addressed key, so a new
+zip is a new key and CloudFormation updates exactly the functions whose code changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from awacs import ec2, logs, xray
+from awacs.aws import Statement
+from troposphere import GetAtt, Ref, Template
+from troposphere.awslambda import (
+    Code,
+    Environment,
+    Function,
+    LoggingConfig,
+    TracingConfig,
+    VPCConfig,
+)
+from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
+
+from trading_dr.context import StackContext
+from trading_dr.policies import allow, document, service_trust, unscoped
+from trading_dr.refs import AWSHelperFn, FunctionRefs, KeyRefs, NetworkRefs
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"  # Graviton: lower price per ms; the zips are pure Python
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What differs between functions; everything else is the same for all of them."""
+
+    name: str  # short name: intake, processor, ...
+    handler: str  # module.function inside the zip
+    description: str
+    memory_mb: int
+    timeout_s: int
+    reserved_concurrency: int
+    environment: Mapping[str, AWSHelperFn | str] = field(default_factory=dict)
+    # Grants beyond logs, VPC networking and X-Ray, which every function gets.
+    statements: Sequence[Statement] = ()
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Where the Lambda zips are: the region's artifact bucket and each zip's key."""
+
+    bucket: AWSHelperFn
+    keys: Mapping[str, str]
+
+    def code(self, name: str) -> Code:
+        if name not in self.keys:
+            raise KeyError(f"no package built for function '{name}'")
+        return Code(S3Bucket=self.bucket, S3Key=self.keys[name])
+
+
+def _logical(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-")) + "Function"
+
+
+def _vpc_networking() -> Statement:
+    # What AWSLambdaVPCAccessExecutionRole grants, without its logs:* part.
+    return unscoped(
+        "ManageVpcNetworkInterfaces",
+        (
+            ec2.CreateNetworkInterface,
+            ec2.DescribeNetworkInterfaces,
+            ec2.DeleteNetworkInterface,
+            ec2.AssignPrivateIpAddresses,
+            ec2.UnassignPrivateIpAddresses,
+        ),
+    )
+
+
+def _tracing() -> Statement:
+    return unscoped("UploadTraces", (xray.PutTraceSegments, xray.PutTelemetryRecords))
+
+
+def add_function(
+    template: Template,
+    ctx: StackContext,
+    spec: FunctionSpec,
+    network: NetworkRefs,
+    keys: KeyRefs,
+    artifacts: Artifacts,
+) -> FunctionRefs:
+    logical = _logical(spec.name)
+    function_name = ctx.name(spec.name)
+    log_group = template.add_resource(
+        LogGroup(
+            f"{logical}LogGroup",
+            LogGroupName=f"/aws/lambda/{function_name}",
+            RetentionInDays=ctx.env.log_retention_days,
+            KmsKeyId=keys.logs_key_arn,
+            Tags=ctx.tags(),
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    role = template.add_resource(
+        Role(
+            f"{logical}Role",
+            RoleName=ctx.regional_name(spec.name),
+            AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName=f"{spec.name}-least-privilege",
+                    PolicyDocument=document(
+                        allow(
+                            "WriteOwnLogGroup",
+                            (logs.CreateLogStream, logs.PutLogEvents),
+                            [GetAtt(log_group, "Arn")],
+                        ),
+                        _vpc_networking(),
+                        _tracing(),
+                        *spec.statements,
+                    ),
+                )
+            ],
+            Tags=ctx.tags(),
+        )
+    )
+    function = template.add_resource(
+        Function(
+            logical,
+            FunctionName=function_name,
+            Description=spec.description,
+            Runtime=RUNTIME,
+            Architectures=[ARCHITECTURE],
+            Handler=spec.handler,
+            Code=artifacts.code(spec.name),
+            MemorySize=spec.memory_mb,
+            Timeout=spec.timeout_s,
+            ReservedConcurrentExecutions=spec.reserved_concurrency,
+            Role=GetAtt(role, "Arn"),
+            VpcConfig=VPCConfig(
+                SubnetIds=list(network.private_subnet_ids),
+                SecurityGroupIds=[network.lambda_sg_id],
+            ),
+            TracingConfig=TracingConfig(Mode="Active"),
+            LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
+            KmsKeyArn=keys.data_key_arn,
+            Environment=Environment(
+                Variables={
+                    "POWERTOOLS_SERVICE_NAME": spec.name,
+                    "POWERTOOLS_METRICS_NAMESPACE": "TradingDR",
+                    **spec.environment,
+                }
+            ),
+            Tags=ctx.tags(),
+        )
+    )
+    return FunctionRefs(
+        name=Ref(function),
+        arn=GetAtt(function, "Arn"),
+        role_arn=GetAtt(role, "Arn"),
+        log_group_name=Ref(log_group),
+    )
