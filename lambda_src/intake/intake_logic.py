@@ -1,0 +1,90 @@
+"""POST /trades: decide the response to one order; the handler supplies the AWS calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from trading_shared.aws import Session
+from trading_shared.trade import (
+    FieldError,
+    Trade,
+    TradeValidationError,
+    parse_json_body,
+    parse_trade_request,
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int
+    body: dict[str, Any]
+    outcome: str  # metric name and log field
+    trade_id: str | None = None
+    detail: list[str] = field(default_factory=list)
+
+
+def invalid(errors: list[FieldError]) -> Result:
+    return Result(
+        400,
+        {"error": "invalid_request", "errors": [e.as_dict() for e in errors]},
+        "Invalid",
+        detail=[f"{e.field}: {e.message}" for e in errors],
+    )
+
+
+def handle_order(
+    raw: bytes | None,
+    *,
+    max_body_bytes: int,
+    lookup_session: Callable[[str], Session | None],
+    enqueue: Callable[[Trade], str],
+    now: float,
+) -> Result:
+    if raw is None:
+        return invalid([FieldError("body", "must be a text or valid base64 body")])
+    if len(raw) > max_body_bytes:
+        return invalid([FieldError("body", f"must be at most {max_body_bytes} bytes")])
+    try:
+        request = parse_trade_request(parse_json_body(raw))
+    except TradeValidationError as exc:
+        return invalid(exc.errors)
+
+    trade = request.trade
+    try:
+        refusal = _authorise(lookup_session(request.session_token), trade, now)
+        if refusal is not None:
+            return refusal
+        enqueue(trade)
+    except (BotoCoreError, ClientError) as exc:
+        # The client may retry safely: trade_id makes the order idempotent downstream.
+        return Result(
+            503,
+            {"error": "unavailable", "message": "try again", "trade_id": trade.trade_id},
+            "Unavailable",
+            trade.trade_id,
+            detail=[f"{type(exc).__name__}: {exc}"],
+        )
+    return Result(
+        202, {"status": "accepted", "trade_id": trade.trade_id}, "Accepted", trade.trade_id
+    )
+
+
+def _authorise(session: Session | None, trade: Trade, now: float) -> Result | None:
+    if session is None or not session.valid_at(now):
+        return Result(
+            401,
+            {"error": "unauthorized", "message": "session is missing or expired"},
+            "Unauthorized",
+            trade.trade_id,
+        )
+    if session.account_id is not None and session.account_id != trade.account_id:
+        return Result(
+            403,
+            {"error": "forbidden", "message": "session does not belong to account_id"},
+            "Forbidden",
+            trade.trade_id,
+        )
+    return None

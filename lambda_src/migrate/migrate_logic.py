@@ -1,0 +1,106 @@
+"""Apply the reviewed SQL files in migrations/ in order, once each, under an advisory lock.
+
+Rules for migration files: named NNNN_description.sql, never edited once applied (the
+checksum is recorded and compared), and without their own BEGIN/COMMIT: each file runs in
+one transaction together with its schema_migrations row, so it applies wholly or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trading_shared.db import Connection
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Any fixed 64-bit key: concurrent rollouts (or a retried invoke) serialise on it.
+ADVISORY_LOCK_KEY = 7_142_500_193_114_800_001
+
+CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     text        PRIMARY KEY,
+    name        text        NOT NULL,
+    checksum    text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Report:
+    applied: list[str] = field(default_factory=list)
+    already_applied: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"applied": self.applied, "already_applied": self.already_applied}
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    migrations: dict[str, Migration] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".sql":
+            continue
+        match = FILE_RE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: name migration files NNNN_description.sql")
+        version, name = match.groups()
+        if version in migrations:
+            raise MigrationError(f"{path.name}: version {version} is used twice")
+        migrations[version] = Migration(version, name, path.read_text(encoding="utf-8"))
+    return [migrations[v] for v in sorted(migrations)]
+
+
+def apply(conn: Connection, migrations: list[Migration]) -> Report:
+    report = Report()
+    # Session-level lock: held across the per-file transactions below.
+    conn.run("SELECT pg_advisory_lock(:key)", key=ADVISORY_LOCK_KEY)
+    try:
+        conn.run(CREATE_LEDGER)
+        recorded = dict(conn.run("SELECT version, checksum FROM schema_migrations"))
+        for migration in migrations:
+            label = f"{migration.version}_{migration.name}"
+            if migration.version in recorded:
+                if recorded[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"{label} was edited after it was applied; add a new migration instead"
+                    )
+                report.already_applied.append(label)
+                continue
+            _apply_one(conn, migration)
+            report.applied.append(label)
+    finally:
+        conn.run("SELECT pg_advisory_unlock(:key)", key=ADVISORY_LOCK_KEY)
+    return report
+
+
+def _apply_one(conn: Connection, migration: Migration) -> None:
+    conn.run("BEGIN")
+    try:
+        conn.run(migration.sql)  # no parameters: simple protocol, several statements allowed
+        conn.run(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (:v, :n, :c)",
+            v=migration.version,
+            n=migration.name,
+            c=migration.checksum,
+        )
+        conn.run("COMMIT")
+    except Exception:
+        conn.run("ROLLBACK")
+        raise

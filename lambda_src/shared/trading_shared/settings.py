@@ -1,0 +1,162 @@
+"""Settings of each function, read from its environment variables.
+
+Every missing or malformed variable is reported at once, by name, so a mis-wired
+template fails its first invocation with one readable error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class SettingsError(RuntimeError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid environment: " + "; ".join(problems))
+
+
+class TlsMode(StrEnum):
+    VERIFY_FULL = "verify-full"  # production: encrypted, server certificate and host checked
+    REQUIRE = "require"  # encrypted without verification (no CA bundle available)
+    DISABLE = "disable"  # the local test server only
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    host: str
+    port: int
+    name: str
+    secret_arn: str
+    tls: TlsMode
+    ca_bundle: str | None
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    region: str
+    queue_url: str
+    sessions_table: str
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    region: str
+    audit_bucket: str
+    audit_prefix: str
+    database: DatabaseSettings
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    region: str
+    queue_url: str
+    sessions_table: str
+    timeout_s: float
+    database: DatabaseSettings
+
+
+@dataclass(frozen=True)
+class MigrateSettings:
+    database: DatabaseSettings
+
+
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.environ.get(name, default)
+        if not value:
+            self.problems.append(f"{name} is required")
+            return ""
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            self.problems.append(f"{name} must be a number from {low:g} to {high:g}, got {raw!r}")
+            return default
+        return value
+
+    def tls(self, name: str) -> TlsMode:
+        raw = self.environ.get(name, TlsMode.VERIFY_FULL.value)
+        try:
+            return TlsMode(raw)
+        except ValueError:
+            choices = ", ".join(m.value for m in TlsMode)
+            self.problems.append(f"{name} must be one of {choices}, got {raw!r}")
+            return TlsMode.VERIFY_FULL
+
+    def done(self) -> None:
+        if self.problems:
+            raise SettingsError(self.problems)
+
+
+def _database(r: _Reader) -> DatabaseSettings:
+    return DatabaseSettings(
+        host=r.text("DB_HOST"),
+        port=int(r.number("DB_PORT", 5432, 1, 65535)),
+        name=r.text("DB_NAME", "trading"),
+        secret_arn=r.text("DB_SECRET_ARN"),
+        tls=r.tls("DB_TLS"),
+        ca_bundle=r.environ.get("DB_CA_BUNDLE") or None,
+        timeout_s=r.number("DB_TIMEOUT_SECONDS", 10.0, 0.1, 60),
+    )
+
+
+def intake_settings(environ: Mapping[str, str]) -> IntakeSettings:
+    r = _Reader(environ)
+    settings = IntakeSettings(
+        region=r.text("AWS_REGION"),
+        queue_url=r.text("TRADE_QUEUE_URL"),
+        sessions_table=r.text("SESSIONS_TABLE_NAME"),
+        max_body_bytes=int(r.number("MAX_BODY_BYTES", 16 * 1024, 256, 1024 * 1024)),
+    )
+    r.done()
+    return settings
+
+
+def processor_settings(environ: Mapping[str, str]) -> ProcessorSettings:
+    r = _Reader(environ)
+    settings = ProcessorSettings(
+        region=r.text("AWS_REGION"),
+        audit_bucket=r.text("AUDIT_BUCKET"),
+        audit_prefix=environ.get("AUDIT_PREFIX", "trades/"),
+        database=_database(r),
+    )
+    r.done()
+    return settings
+
+
+def health_settings(environ: Mapping[str, str]) -> HealthSettings:
+    r = _Reader(environ)
+    # Route 53 wants the response within 2 s of connecting, so each check gets less.
+    timeout = r.number("HEALTH_TIMEOUT_SECONDS", 1.5, 0.1, 10)
+    database = _database(r)
+    settings = HealthSettings(
+        region=r.text("AWS_REGION"),
+        queue_url=r.text("TRADE_QUEUE_URL"),
+        sessions_table=r.text("SESSIONS_TABLE_NAME"),
+        timeout_s=timeout,
+        database=replace(database, timeout_s=min(database.timeout_s, timeout)),
+    )
+    r.done()
+    return settings
+
+
+def migrate_settings(environ: Mapping[str, str]) -> MigrateSettings:
+    r = _Reader(environ)
+    settings = MigrateSettings(database=_database(r))
+    r.done()
+    return settings

@@ -1,0 +1,54 @@
+"""Suite-wide fixtures: the Lambda sources on sys.path, a real PostgreSQL server, moto.
+
+Each function directory of lambda_src/ is the root of its own zip, so its modules are
+imported by their bare names (`intake_handler`, `trading_shared.trade`), as in Lambda.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_SRC = ROOT / "lambda_src"
+for _path in ("shared", "intake", "processor", "health", "migrate"):
+    if str(LAMBDA_SRC / _path) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_SRC / _path))
+
+from tests.support.postgres import PostgresServer, running_postgres  # noqa: E402
+
+_database_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One server for the session; tests that stop it must start it again."""
+    with running_postgres() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class Database:
+    server: PostgresServer
+    name: str
+
+
+@pytest.fixture
+def database(postgres: PostgresServer) -> Iterator[Database]:
+    """A fresh database per test with the reviewed migrations applied."""
+    import migrate_logic
+
+    name = f"trading_test_{next(_database_names)}"
+    postgres.create_database(name)
+    conn = postgres.connect(name)
+    try:
+        migrate_logic.apply(conn, migrate_logic.discover())
+    finally:
+        conn.close()
+    yield Database(postgres, name)
+    postgres.drop_database(name)

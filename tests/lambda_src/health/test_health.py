@@ -1,0 +1,172 @@
+"""GET /health: the contract Route 53 relies on (200 when the region can serve, else 503)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import health_handler
+import health_logic
+import pytest
+
+from tests.conftest import Database
+from tests.lambda_src.helpers import context, event
+
+TABLE = "user-sessions-test"
+
+
+@dataclass
+class Health:
+    db: Database
+    sqs: Any
+    dynamodb: Any
+    queue_url: str
+
+    def get(self) -> tuple[int, dict[str, Any]]:
+        response = health_handler.handler(event("health", "get_health"), context())
+        return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture
+def health(aws: None, database: Database, monkeypatch: pytest.MonkeyPatch) -> Health:
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="rds!cluster-health",
+        SecretString=json.dumps(
+            {"username": database.server.user, "password": database.server.password}
+        ),
+    )
+    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    queue_url = sqs.create_queue(QueueName="trades-test")["QueueUrl"]
+    dynamodb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "session_token", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "session_token", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for name, value in {
+        "DB_HOST": database.server.host,
+        "DB_PORT": str(database.server.port),
+        "DB_NAME": database.name,
+        "DB_SECRET_ARN": secret["ARN"],
+        "DB_TLS": "disable",
+        "TRADE_QUEUE_URL": queue_url,
+        "SESSIONS_TABLE_NAME": TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(health_handler, "_runtime", None)
+    return Health(database, sqs, dynamodb, queue_url)
+
+
+def test_region_with_all_dependencies_reachable_is_healthy(health: Health) -> None:
+    # GIVEN database, queue and sessions table all up
+    # WHEN Route 53 asks
+    status, body = health.get()
+
+    # THEN 200 with the region and every check passing
+    assert status == 200
+    assert body["region"] == "us-east-1"
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "queue", "sessions"}
+    assert all(c["ok"] for c in body["checks"].values())
+
+
+def test_database_down_makes_the_region_unhealthy(health: Health) -> None:
+    # GIVEN the database is down
+    health.db.server.stop("fast")
+    try:
+        # WHEN Route 53 asks
+        status, body = health.get()
+    finally:
+        health.db.server.start()
+
+    # THEN 503 names the database as the failing check, without internal detail
+    assert status == 503
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"] == {
+        "ok": False,
+        "error": "InterfaceError",
+        "latency_ms": body["checks"]["database"]["latency_ms"],
+    }
+    assert body["checks"]["queue"]["ok"]
+    assert body["checks"]["sessions"]["ok"]
+
+    # AND once it is back the region is healthy again (nothing stale kept)
+    assert health.get()[0] == 200
+
+
+@pytest.mark.parametrize("dependency", ["queue", "sessions"])
+def test_missing_aws_dependency_makes_the_region_unhealthy(health: Health, dependency: str) -> None:
+    # GIVEN the queue or the sessions table is gone
+    if dependency == "queue":
+        health.sqs.delete_queue(QueueUrl=health.queue_url)
+    else:
+        health.dynamodb.delete_table(TableName=TABLE)
+
+    # WHEN Route 53 asks
+    status, body = health.get()
+
+    # THEN 503 and only that check fails
+    assert status == 503
+    assert [name for name, c in body["checks"].items() if not c["ok"]] == [dependency]
+
+
+def test_wrong_database_password_makes_the_region_unhealthy(
+    health: Health, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the secret holds a password the database refuses
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="rds!cluster-wrong", SecretString=json.dumps({"username": "postgres", "password": "x"})
+    )
+    monkeypatch.setenv("DB_SECRET_ARN", secret["ARN"])
+
+    # WHEN Route 53 asks
+    status, body = health.get()
+
+    # THEN 503 from the database check
+    assert status == 503
+    assert body["checks"]["database"]["error"] == "DatabaseError"
+
+
+def test_a_check_that_hangs_fails_at_the_deadline() -> None:
+    # GIVEN a probe slower than the deadline and one that passes
+    def slow() -> None:
+        time.sleep(1.0)
+
+    # WHEN the checks run with a 0.2 s deadline
+    start = time.monotonic()
+    checks = health_logic.run_checks({"slow": slow, "fast": lambda: None}, timeout_s=0.2)
+    elapsed = time.monotonic() - start
+
+    # THEN the answer comes at the deadline, the slow check failed as a timeout
+    assert elapsed < 0.8
+    status, body = health_logic.health("us-east-2", checks)
+    assert status == 503
+    assert body["checks"]["slow"]["error"] == "Timeout"
+    assert body["checks"]["fast"]["ok"] is True
+
+
+def test_read_only_database_is_not_healthy(health: Health) -> None:
+    # GIVEN a database answering read-only, as the demoted writer does mid-failover
+    class ReadOnly:
+        def connect(self) -> Any:
+            class Conn:
+                def run(self, sql: str) -> list[list[bool]]:
+                    assert sql == "SELECT pg_is_in_recovery()"
+                    return [[True]]
+
+                def close(self) -> None:
+                    pass
+
+            return Conn()
+
+    # WHEN the database probe runs
+    checks = health_logic.run_checks(
+        {"database": health_logic.database_probe(ReadOnly())},  # type: ignore[arg-type]
+        timeout_s=1,
+    )
+
+    # THEN it fails
+    assert checks[0].error == "ReadOnlyDatabaseError"

@@ -1,0 +1,299 @@
+"""POST /trades through the real handler, with DynamoDB and SQS from moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import intake_handler
+import pytest
+
+from tests.lambda_src.helpers import ACCOUNT, SESSION_TOKEN, context, post_event, trade
+
+TABLE = "user-sessions-test"
+MAX_BODY = 16 * 1024
+
+
+@dataclass
+class Intake:
+    sqs: Any
+    dynamodb: Any
+    queue_url: str
+
+    def add_session(self, token: str, expires_at: float, account_id: str | None = None) -> None:
+        item: dict[str, Any] = {
+            "session_token": {"S": token},
+            "expires_at": {"N": str(int(expires_at))},
+        }
+        if account_id is not None:
+            item["account_id"] = {"S": account_id}
+        self.dynamodb.put_item(TableName=TABLE, Item=item)
+
+    def post(self, body: Any, *, raw: bool = False, base64_encoded: bool = False) -> dict[str, Any]:
+        text = body if raw else json.dumps(body)
+        response: dict[str, Any] = intake_handler.handler(
+            post_event(text, base64_encoded=base64_encoded), context()
+        )
+        response["json"] = json.loads(response["body"])
+        return response
+
+    def queued(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        return [json.loads(m["Body"], parse_float=Decimal) for m in messages]
+
+
+@pytest.fixture
+def intake(aws: None, monkeypatch: pytest.MonkeyPatch) -> Intake:
+    sqs = boto3.client("sqs")
+    dynamodb = boto3.client("dynamodb")
+    queue_url = sqs.create_queue(QueueName="trades-test")["QueueUrl"]
+    dynamodb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "session_token", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "session_token", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("TRADE_QUEUE_URL", queue_url)
+    monkeypatch.setenv("SESSIONS_TABLE_NAME", TABLE)
+    monkeypatch.setattr(intake_handler, "_runtime", None)
+    rig = Intake(sqs, dynamodb, queue_url)
+    rig.add_session(SESSION_TOKEN, time.time() + 3600, ACCOUNT)
+    return rig
+
+
+def test_valid_order_is_queued_in_canonical_form_and_accepted(intake: Intake) -> None:
+    # GIVEN a valid LIMIT order with a live session, amounts as JSON numbers
+    order = trade()
+    text = json.dumps(order).replace('"10.5"', "10.50").replace('"187.12345678"', "187.12345678")
+
+    # WHEN it is posted
+    response = intake.post(text, raw=True)
+
+    # THEN 202 names the trade and the queue holds exactly the canonical trade: decimals
+    # unrounded, no session token
+    assert response["statusCode"] == 202
+    assert response["json"] == {"status": "accepted", "trade_id": order["trade_id"]}
+    [queued] = intake.queued()
+    assert queued == {
+        "trade_id": order["trade_id"],
+        "account_id": ACCOUNT,
+        "symbol": "AAPL",
+        "side": "BUY",
+        "order_type": "LIMIT",
+        "quantity": "10.5",
+        "limit_price": "187.12345678",
+        "client_timestamp": "2024-05-01T12:00:00.123456Z",
+    }
+
+
+def test_market_order_without_price_and_base64_body_is_accepted(intake: Intake) -> None:
+    # GIVEN a MARKET order sent base64-encoded (binary media types do that)
+    order = trade(order_type="MARKET", limit_price=..., side="SELL", quantity=3)
+    encoded = base64.b64encode(json.dumps(order).encode()).decode()
+
+    # WHEN it is posted
+    response = intake.post(encoded, raw=True, base64_encoded=True)
+
+    # THEN it is accepted and queued without a limit price
+    assert response["statusCode"] == 202
+    [queued] = intake.queued()
+    assert "limit_price" not in queued
+    assert queued["quantity"] == "3"
+
+
+OVERSIZED = json.dumps(trade(symbol="A" * (MAX_BODY + 1)))
+
+# (case id, raw body, fields the 400 must name)
+INVALID_BODIES: list[tuple[str, str | None, set[str]]] = [
+    ("no body", None, {"body"}),
+    ("empty body", "", {"body"}),
+    ("malformed JSON", '{"trade_id": ', {"body"}),
+    ("JSON array", "[]", {"body"}),
+    ("JSON string", '"order"', {"body"}),
+    ("NaN literal", json.dumps(trade()).replace('"10.5"', "NaN"), {"body"}),
+    ("Infinity literal", json.dumps(trade()).replace('"10.5"', "Infinity"), {"body"}),
+    ("oversized body", OVERSIZED, {"body"}),
+]
+
+
+def _field_case(**overrides: Any) -> str:
+    return json.dumps(trade(**overrides))
+
+
+INVALID_FIELDS: list[tuple[str, str, set[str]]] = [
+    *[
+        (f"missing {f}", _field_case(**{f: ...}), {f})
+        for f in (
+            "trade_id",
+            "account_id",
+            "symbol",
+            "side",
+            "order_type",
+            "quantity",
+            "client_timestamp",
+            "session_token",
+        )
+    ],
+    ("null quantity", _field_case(quantity=None), {"quantity"}),
+    ("LIMIT without limit_price", _field_case(limit_price=...), {"limit_price"}),
+    ("MARKET with limit_price", _field_case(order_type="MARKET"), {"limit_price"}),
+    ("unknown field", _field_case(limitPrice="1"), {"limitPrice"}),
+    ("trade_id not a UUID", _field_case(trade_id="order-1"), {"trade_id"}),
+    (
+        "trade_id in braces",
+        _field_case(trade_id="{123e4567-e89b-42d3-a456-426614174000}"),
+        {"trade_id"},
+    ),
+    ("trade_id a number", _field_case(trade_id=42), {"trade_id"}),
+    ("account_id with spaces", _field_case(account_id="acct 42"), {"account_id"}),
+    ("account_id too long", _field_case(account_id="a" * 65), {"account_id"}),
+    ("account_id a number", _field_case(account_id=42), {"account_id"}),
+    ("symbol lower case", _field_case(symbol="aapl"), {"symbol"}),
+    ("symbol too long", _field_case(symbol="A" * 17), {"symbol"}),
+    ("symbol a list", _field_case(symbol=["AAPL"]), {"symbol"}),
+    ("side unknown", _field_case(side="HOLD"), {"side"}),
+    ("side lower case", _field_case(side="buy"), {"side"}),
+    ("side a boolean", _field_case(side=True), {"side"}),
+    ("order_type unknown", _field_case(order_type="STOP"), {"order_type"}),
+    ("quantity zero", _field_case(quantity=0), {"quantity"}),
+    ("quantity negative", _field_case(quantity="-1"), {"quantity"}),
+    ("quantity a boolean", _field_case(quantity=True), {"quantity"}),
+    ("quantity exponent string", _field_case(quantity="1e3"), {"quantity"}),
+    ("quantity not a number", _field_case(quantity="ten"), {"quantity"}),
+    ("quantity an object", _field_case(quantity={"value": 1}), {"quantity"}),
+    ("quantity 9 decimal places", _field_case(quantity="0.000000001"), {"quantity"}),
+    ("quantity too large", _field_case(quantity="1000000000000"), {"quantity"}),
+    ("limit_price zero", _field_case(limit_price="0"), {"limit_price"}),
+    ("limit_price negative", _field_case(limit_price=-5), {"limit_price"}),
+    ("limit_price 9 decimal places", _field_case(limit_price="1.123456789"), {"limit_price"}),
+    (
+        "client_timestamp without zone",
+        _field_case(client_timestamp="2024-05-01T12:00:00"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp not a date",
+        _field_case(client_timestamp="yesterday"),
+        {"client_timestamp"},
+    ),
+    ("client_timestamp a number", _field_case(client_timestamp=1714564800), {"client_timestamp"}),
+    ("session_token too short", _field_case(session_token="abc"), {"session_token"}),
+    ("session_token a number", _field_case(session_token=12345678901234567890), {"session_token"}),
+    (
+        "several at once",
+        _field_case(side="HOLD", quantity="0", symbol=..., extra=1),
+        {"side", "quantity", "symbol", "extra"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [pytest.param(b, f, id=i) for i, b, f in INVALID_BODIES + INVALID_FIELDS],
+)
+def test_invalid_order_is_refused_naming_each_bad_field(
+    intake: Intake, body: str | None, fields: set[str]
+) -> None:
+    # GIVEN an order that is malformed, mistyped, incomplete or oversized
+    # WHEN it is posted
+    response = intake.post(body, raw=True)
+
+    # THEN 400 names exactly the bad fields, and nothing reaches the queue
+    assert response["statusCode"] == 400, response["json"]
+    assert response["json"]["error"] == "invalid_request"
+    assert {e["field"] for e in response["json"]["errors"]} == fields
+    assert all(e["message"] for e in response["json"]["errors"])
+    assert intake.queued() == []
+
+
+def test_undecodable_base64_body_is_refused(intake: Intake) -> None:
+    # GIVEN a body flagged base64 that is not base64
+    # WHEN it is posted
+    response = intake.post("not base64!", raw=True, base64_encoded=True)
+
+    # THEN 400 names the body and nothing is queued
+    assert response["statusCode"] == 400
+    assert [e["field"] for e in response["json"]["errors"]] == ["body"]
+    assert intake.queued() == []
+
+
+def test_body_at_the_size_limit_is_still_read(intake: Intake) -> None:
+    # GIVEN a valid order padded with whitespace to exactly the limit
+    text = json.dumps(trade())
+    text += " " * (MAX_BODY - len(text))
+
+    # WHEN it is posted
+    response = intake.post(text, raw=True)
+
+    # THEN it is accepted: only bodies over the limit are refused
+    assert response["statusCode"] == 202
+
+
+@pytest.mark.parametrize(
+    ("token", "expires_in", "status"),
+    [
+        pytest.param("sess-unknown-0000000000", None, 401, id="unknown session"),
+        pytest.param("sess-expired-0000000000", -1, 401, id="expired session"),
+        pytest.param("sess-expiring-now-00000", 0, 401, id="expiring this second"),
+    ],
+)
+def test_missing_or_expired_session_is_unauthorised(
+    intake: Intake, token: str, expires_in: int | None, status: int
+) -> None:
+    # GIVEN a session that does not exist or has expired (TTL deletion is lazy)
+    if expires_in is not None:
+        intake.add_session(token, time.time() + expires_in, ACCOUNT)
+
+    # WHEN an otherwise valid order uses it
+    response = intake.post(trade(session_token=token))
+
+    # THEN 401 and nothing is queued
+    assert response["statusCode"] == status
+    assert response["json"]["error"] == "unauthorized"
+    assert intake.queued() == []
+
+
+def test_session_of_another_account_is_forbidden(intake: Intake) -> None:
+    # GIVEN a live session that belongs to a different account
+    intake.add_session("sess-other-account-000", time.time() + 60, "acct-other")
+
+    # WHEN it is used to trade for ACCOUNT
+    response = intake.post(trade(session_token="sess-other-account-000"))
+
+    # THEN 403 and nothing is queued
+    assert response["statusCode"] == 403
+    assert intake.queued() == []
+
+
+def test_unreachable_queue_answers_503_with_the_trade_id(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the queue does not exist (as during a regional SQS outage)
+    intake.sqs.delete_queue(QueueUrl=intake.queue_url)
+    order = trade()
+
+    # WHEN an order is posted
+    response = intake.post(order)
+
+    # THEN 503 tells the client to retry the same trade_id
+    assert response["statusCode"] == 503
+    assert response["json"]["trade_id"] == order["trade_id"]
+
+
+def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch, aws: None) -> None:
+    # GIVEN a function deployed without its queue and table variables
+    monkeypatch.delenv("TRADE_QUEUE_URL", raising=False)
+    monkeypatch.delenv("SESSIONS_TABLE_NAME", raising=False)
+    monkeypatch.setattr(intake_handler, "_runtime", None)
+
+    # WHEN it is invoked
+    # THEN it fails naming both variables
+    with pytest.raises(RuntimeError, match="TRADE_QUEUE_URL is required; SESSIONS_TABLE_NAME"):
+        intake_handler.handler(post_event(json.dumps(trade())), context())

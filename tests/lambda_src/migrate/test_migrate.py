@@ -1,0 +1,177 @@
+"""Schema migrations: ordered, recorded, idempotent, serialised, and tamper-evident."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import migrate_handler
+import migrate_logic
+import pytest
+
+from tests.lambda_src.helpers import context
+from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture
+def empty_db(postgres: PostgresServer) -> Iterator[str]:
+    name = "migrate_test"
+    postgres.drop_database(name)
+    postgres.create_database(name)
+    yield name
+    postgres.drop_database(name)
+
+
+def tables(server: PostgresServer, db: str) -> set[str]:
+    conn = server.connect(db)
+    try:
+        rows = conn.run("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        conn.close()
+    return {r[0] for r in rows}
+
+
+def test_handler_applies_the_schema_once_and_is_idempotent(
+    aws: None, postgres: PostgresServer, empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an empty database and the migrate function configured for it
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="rds!cluster-migrate",
+        SecretString=json.dumps({"username": postgres.user, "password": postgres.password}),
+    )
+    for name, value in {
+        "DB_HOST": postgres.host,
+        "DB_PORT": str(postgres.port),
+        "DB_NAME": empty_db,
+        "DB_SECRET_ARN": secret["ARN"],
+        "DB_TLS": "disable",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    # WHEN the deployment invokes it twice (a re-run rollout)
+    first = migrate_handler.handler({}, context())
+    second = migrate_handler.handler({}, context())
+
+    # THEN the first applies every file, the second none, and both tables exist
+    assert first == {"status": "ok", "applied": ["0001_trades"], "already_applied": []}
+    assert second == {"status": "ok", "applied": [], "already_applied": ["0001_trades"]}
+    assert tables(postgres, empty_db) == {"trades", "schema_migrations"}
+
+
+def write(directory: Path, files: dict[str, str]) -> list[migrate_logic.Migration]:
+    for name, sql in files.items():
+        (directory / name).write_text(sql)
+    return migrate_logic.discover(directory)
+
+
+def test_files_apply_in_version_order_each_in_its_own_transaction(
+    postgres: PostgresServer, empty_db: str, tmp_path: Path
+) -> None:
+    # GIVEN two good migrations and a third that fails half-way
+    migrations = write(
+        tmp_path,
+        {
+            "0002_add_note.sql": "ALTER TABLE t ADD COLUMN note text;",
+            "0001_create.sql": "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);",
+            "0003_broken.sql": "CREATE TABLE u (id int); SELECT no_such_function();",
+        },
+    )
+    conn = postgres.connect(empty_db)
+
+    # WHEN they are applied
+    with pytest.raises(Exception, match="no_such_function"):
+        migrate_logic.apply(conn, migrations)
+
+    # THEN the first two are applied and recorded in order, the broken one left no trace
+    assert conn.run("SELECT version FROM schema_migrations ORDER BY applied_at") == [
+        ["0001"],
+        ["0002"],
+    ]
+    assert tables(postgres, empty_db) == {"t", "schema_migrations"}
+    conn.close()
+
+
+def test_edited_migration_is_refused(
+    postgres: PostgresServer, empty_db: str, tmp_path: Path
+) -> None:
+    # GIVEN an applied migration whose file was edited afterwards
+    conn = postgres.connect(empty_db)
+    migrate_logic.apply(conn, write(tmp_path, {"0001_create.sql": "CREATE TABLE t (id int);"}))
+    edited = write(tmp_path, {"0001_create.sql": "CREATE TABLE t (id bigint);"})
+
+    # WHEN migrations run again, THEN they stop and say why
+    with pytest.raises(migrate_logic.MigrationError, match="edited after it was applied"):
+        migrate_logic.apply(conn, edited)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"1_create.sql": "SELECT 1;"}, "NNNN_description.sql"),
+        ({"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"}, "used twice"),
+    ],
+)
+def test_badly_named_migrations_are_refused(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    # GIVEN migration files with a bad or repeated version
+    # WHEN they are discovered, THEN discovery fails naming the problem
+    with pytest.raises(migrate_logic.MigrationError, match=message):
+        write(tmp_path, files)
+
+
+def test_concurrent_runs_are_serialised_by_the_advisory_lock(
+    postgres: PostgresServer, empty_db: str, tmp_path: Path
+) -> None:
+    # GIVEN a slow migration and two runners started together (e.g. a retried invoke)
+    migrations = write(tmp_path, {"0001_slow.sql": "SELECT pg_sleep(0.5); CREATE TABLE t ();"})
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        conn = postgres.connect(empty_db)
+        try:
+            reports.append(migrate_logic.apply(conn, migrations).as_dict())
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # THEN one applied it and the other found it applied, with no error
+    assert errors == []
+    assert sorted(r["applied"] == ["0001_slow"] for r in reports) == [False, True]
+
+
+def test_shipped_schema_enforces_what_intake_validates(
+    postgres: PostgresServer, empty_db: str
+) -> None:
+    # GIVEN the shipped migrations applied
+    conn = postgres.connect(empty_db)
+    migrate_logic.apply(conn, migrate_logic.discover())
+    insert = (
+        "INSERT INTO trades (trade_id, account_id, symbol, side, order_type, quantity,"
+        " limit_price, client_timestamp, processed_region) VALUES (gen_random_uuid(), 'a',"
+        " :symbol, 'BUY', :order_type, :quantity, :price, now(), 'us-east-1')"
+    )
+
+    # WHEN rows breaking the trade rules are inserted directly, THEN each is refused
+    for values in (
+        {"symbol": "aapl", "order_type": "MARKET", "quantity": 1, "price": None},
+        {"symbol": "AAPL", "order_type": "LIMIT", "quantity": 1, "price": None},
+        {"symbol": "AAPL", "order_type": "MARKET", "quantity": 1, "price": 5},
+        {"symbol": "AAPL", "order_type": "MARKET", "quantity": 0, "price": None},
+    ):
+        with pytest.raises(Exception, match="violates check constraint"):
+            conn.run(insert, **values)
+    conn.close()

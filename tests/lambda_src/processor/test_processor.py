@@ -1,0 +1,315 @@
+"""The trade processor against a real PostgreSQL server, with S3 and Secrets Manager from moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import processor_handler
+import processor_logic
+import pytest
+
+from tests.conftest import Database
+from tests.lambda_src.helpers import body_of, context, message, sqs_event
+
+BUCKET = "audit-test"
+
+
+@dataclass
+class Processor:
+    db: Database
+    s3: Any
+
+    def invoke(self, event: dict[str, Any]) -> list[str]:
+        """Run the handler; the message ids it reports failed."""
+        response = processor_handler.handler(event, context())
+        return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+    def rows(self) -> dict[str, tuple[Any, ...]]:
+        conn = self.db.server.connect(self.db.name)
+        try:
+            rows = conn.run(
+                "SELECT trade_id, account_id, symbol, side, order_type, quantity, limit_price,"
+                " client_timestamp, processed_region FROM trades"
+            )
+        finally:
+            conn.close()
+        return {str(r[0]): tuple(r[1:]) for r in rows}
+
+    def audits(self) -> list[list[dict[str, Any]]]:
+        """Each audit object's lines, oldest first."""
+        keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+        return [[json.loads(line) for line in self._text(key).splitlines()] for key in keys]
+
+    def _text(self, key: str) -> str:
+        text: str = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+        return text
+
+    @property
+    def store(self) -> processor_logic.TradeStore:
+        assert processor_handler._runtime is not None
+        return processor_handler._runtime.store
+
+
+@pytest.fixture
+def processor(
+    aws: None, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Processor]:
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="rds!cluster-test",
+        SecretString=json.dumps(
+            {"username": database.server.user, "password": database.server.password}
+        ),
+    )
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    for name, value in {
+        "DB_HOST": database.server.host,
+        "DB_PORT": str(database.server.port),
+        "DB_NAME": database.name,
+        "DB_SECRET_ARN": secret["ARN"],
+        "DB_TLS": "disable",
+        "AUDIT_BUCKET": BUCKET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(processor_handler, "_runtime", None)
+    yield Processor(database, s3)
+    if processor_handler._runtime is not None:
+        processor_handler._runtime.store.connections.discard()
+
+
+def ids(event: dict[str, Any], *indexes: int) -> list[str]:
+    return [event["Records"][i]["messageId"] for i in indexes]
+
+
+def test_valid_batch_is_stored_exactly_with_nothing_reported(processor: Processor) -> None:
+    # GIVEN a batch of a LIMIT and a MARKET trade with amounts that floats would round
+    limit = message(quantity="0.10000001", limit_price="99999999999.99999999")
+    market = message(order_type="MARKET", limit_price=..., side="SELL", quantity="3")
+    event = sqs_event([body_of(limit), body_of(market)])
+
+    # WHEN the processor handles it
+    failed = processor.invoke(event)
+
+    # THEN nothing is reported failed and both rows hold the exact values and the region
+    assert failed == []
+    rows = processor.rows()
+    assert rows[limit["trade_id"]][4:6] == (Decimal("0.10000001"), Decimal("99999999999.99999999"))
+    assert rows[market["trade_id"]][2:6] == ("SELL", "MARKET", Decimal("3"), None)
+    assert {r[7] for r in rows.values()} == {"us-east-1"}
+
+
+def test_duplicate_deliveries_give_one_row(processor: Processor) -> None:
+    # GIVEN one trade delivered twice in a batch and again in a later batch
+    trade = message()
+    first = sqs_event([body_of(trade), body_of(trade), body_of(message())])
+    again = sqs_event([body_of(trade)], receive_count=2)
+
+    # WHEN both batches are processed
+    failed = processor.invoke(first) + processor.invoke(again)
+
+    # THEN no record fails, the trade is stored once and the audit tells which copy stored it
+    assert failed == []
+    assert len(processor.rows()) == 2
+    audit = processor.audits()
+    assert [line["outcome"] for line in audit[0]] == ["stored", "already_stored", "stored"]
+    assert [line["outcome"] for line in audit[1]] == ["already_stored"]
+
+
+def test_only_the_bad_records_of_a_batch_are_reported(processor: Processor) -> None:
+    # GIVEN a batch mixing good trades with ones that can never succeed
+    good = [message(), message()]
+    event = sqs_event(
+        [
+            body_of(good[0]),
+            "{not json",
+            body_of(message(quantity="-1")),
+            body_of(good[1]),
+            body_of(message(session_token="sess-0123456789abcdef")),
+            "",
+        ]
+    )
+
+    # WHEN it is processed
+    failed = processor.invoke(event)
+
+    # THEN exactly the bad records are reported, the good ones are stored, and the audit
+    # gives each bad record its reason (the DLQ keeps only the message)
+    assert failed == ids(event, 1, 2, 4, 5)
+    assert set(processor.rows()) == {t["trade_id"] for t in good}
+    [audit] = processor.audits()
+    reasons = {line["message_id"]: line.get("reason", "") for line in audit}
+    assert "malformed JSON" in reasons[ids(event, 1)[0]]
+    assert "quantity: must be greater than 0" in reasons[ids(event, 2)[0]]
+    assert "session_token: is not a known field" in reasons[ids(event, 4)[0]]
+
+
+def test_trade_id_reused_for_a_different_trade_is_rejected(processor: Processor) -> None:
+    # GIVEN a stored trade, then a batch reusing its id (and one id twice) for other orders
+    original = message()
+    processor.invoke(sqs_event([body_of(original)]))
+    twin = message()
+    event = sqs_event(
+        [
+            body_of({**original, "quantity": "11"}),
+            body_of(twin),
+            body_of({**twin, "side": "SELL"}),
+        ]
+    )
+
+    # WHEN it is processed
+    failed = processor.invoke(event)
+
+    # THEN the conflicting records are reported (on their way to the DLQ); rows are untouched
+    assert failed == ids(event, 0, 2)
+    rows = processor.rows()
+    assert rows[original["trade_id"]][4] == Decimal("10.5")
+    assert rows[twin["trade_id"]][2] == "BUY"
+
+
+def test_database_going_away_mid_batch_reports_the_batch_and_redelivery_stores_it_once(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a warm processor whose database stops while a batch is being written
+    processor.invoke(sqs_event([body_of(message())]))
+    trades = [message() for _ in range(5)]
+    event = sqs_event([body_of(t) for t in trades] + ["not json"])
+    server = processor.db.server
+    insert = processor.store._insert
+
+    def stop_then_insert(conn: Any, batch: Any) -> set[str]:
+        server.stop("immediate")
+        return insert(conn, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(processor.store, "_insert", stop_then_insert)
+        try:
+            # WHEN the batch is processed
+            failed = processor.invoke(event)
+        finally:
+            server.start()
+
+    # THEN every record is reported (none was written) ...
+    assert failed == ids(event, 0, 1, 2, 3, 4, 5)
+    assert len(processor.rows()) == 1
+    assert [line["outcome"] for line in processor.audits()[1]] == ["failed"] * 5 + ["rejected"]
+
+    # ... and when SQS redelivers them, once the server is back, each is stored once
+    retry = {"Records": event["Records"][:5] + event["Records"][:2]}
+    assert processor.invoke(retry) == []
+    assert set(processor.rows()) >= {t["trade_id"] for t in trades}
+    assert len(processor.rows()) == 6
+
+
+def test_connection_broken_between_invocations_is_reopened(processor: Processor) -> None:
+    # GIVEN a warm processor whose kept connection died with a database restart
+    processor.invoke(sqs_event([body_of(message())]))
+    processor.db.server.stop("fast")
+    processor.db.server.start()
+
+    # WHEN the next batch arrives
+    failed = processor.invoke(sqs_event([body_of(message()), body_of(message())]))
+
+    # THEN it is stored on a new connection without reporting anything
+    assert failed == []
+    assert len(processor.rows()) == 3
+
+
+def test_database_down_reports_all_and_the_audit_says_so(processor: Processor) -> None:
+    # GIVEN the database is down before the first invocation
+    processor.db.server.stop("fast")
+    event = sqs_event([body_of(message()), body_of(message())])
+    try:
+        # WHEN a batch arrives
+        failed = processor.invoke(event)
+    finally:
+        processor.db.server.start()
+
+    # THEN both records are reported and audited as failed with the cause
+    assert failed == ids(event, 0, 1)
+    [audit] = processor.audits()
+    assert {line["outcome"] for line in audit} == {"failed"}
+    assert all("InterfaceError" in line["reason"] for line in audit)
+
+
+def test_audit_object_per_batch_matches_the_rows(processor: Processor) -> None:
+    # GIVEN three batches with redeliveries and a bad record among them
+    trades = [message() for _ in range(7)]
+    batches = [
+        sqs_event([body_of(t) for t in trades[:3]]),
+        sqs_event([body_of(t) for t in trades[2:6]] + ["[]"]),
+        sqs_event([body_of(trades[6]), body_of(trades[0])]),
+    ]
+
+    # WHEN they are processed
+    for batch in batches:
+        processor.invoke(batch)
+
+    # THEN there is one audit object per batch, one line per record, and the trades audited
+    # as stored are exactly the rows, each stored once
+    audits = processor.audits()
+    assert [len(a) for a in audits] == [3, 5, 2]
+    assert [[line["message_id"] for line in a] for a in audits] == [
+        [r["messageId"] for r in b["Records"]] for b in batches
+    ]
+    stored = [line["trade_id"] for a in audits for line in a if line["outcome"] == "stored"]
+    assert sorted(stored) == sorted(processor.rows())
+    assert {line["region"] for a in audits for line in a} == {"us-east-1"}
+    assert len({a[0]["batch_id"] for a in audits}) == 3
+
+
+def test_row_refused_by_the_database_is_isolated(processor: Processor) -> None:
+    # GIVEN a database rule (added for this test) that refuses one valid-looking trade
+    conn = processor.db.server.connect(processor.db.name)
+    conn.run("ALTER TABLE trades ADD CONSTRAINT no_gme CHECK (symbol <> 'GME')")
+    conn.close()
+    event = sqs_event([body_of(message()), body_of(message(symbol="GME")), body_of(message())])
+
+    # WHEN the batch is processed
+    failed = processor.invoke(event)
+
+    # THEN only that record is reported (it would otherwise take its batch to the DLQ)
+    assert failed == ids(event, 1)
+    assert len(processor.rows()) == 2
+    reason = processor.audits()[0][1]["reason"]
+    assert "23514" in reason
+
+
+def test_batches_larger_than_one_statement_are_split(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a statement size smaller than the batch
+    monkeypatch.setattr(processor_logic, "MAX_ROWS_PER_STATEMENT", 3)
+    trades = [message() for _ in range(8)]
+
+    # WHEN the batch is processed
+    failed = processor.invoke(sqs_event([body_of(t) for t in trades]))
+
+    # THEN every trade is stored
+    assert failed == []
+    assert set(processor.rows()) == {t["trade_id"] for t in trades}
+
+
+def test_audit_write_failure_fails_the_invocation_and_redelivery_completes_it(
+    processor: Processor,
+) -> None:
+    # GIVEN the audit bucket is unreachable
+    processor.s3.delete_bucket(Bucket=BUCKET)
+    event = sqs_event([body_of(message())])
+
+    # WHEN a batch is processed, THEN the invocation fails so SQS redelivers all of it
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        processor.invoke(event)
+
+    # AND the redelivery, with the bucket back, is audited without a second row
+    processor.s3.create_bucket(Bucket=BUCKET)
+    assert processor.invoke(event) == []
+    assert [line["outcome"] for line in processor.audits()[0]] == ["already_stored"]
+    assert len(processor.rows()) == 1
+
+
+ProcessFn = Callable[[list[str]], list[str]]

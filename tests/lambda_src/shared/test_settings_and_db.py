@@ -1,0 +1,91 @@
+"""Settings from the environment, and the database helpers that need no server."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from pg8000.exceptions import DatabaseError, InterfaceError
+from trading_shared.db import is_connection_error, secret_region, ssl_context
+from trading_shared.settings import (
+    SettingsError,
+    TlsMode,
+    health_settings,
+    processor_settings,
+)
+
+DB_ENV = {
+    "AWS_REGION": "us-east-2",
+    "DB_HOST": "trading.global-abc.global.rds.amazonaws.com",
+    "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-x",
+    "AUDIT_BUCKET": "audit",
+}
+
+
+def test_processor_settings_have_production_defaults() -> None:
+    # GIVEN only the required variables
+    # WHEN the settings are read
+    settings = processor_settings(DB_ENV)
+
+    # THEN TLS is verified, the port and database name are the platform's
+    assert settings.database.tls is TlsMode.VERIFY_FULL
+    assert (settings.database.port, settings.database.name) == (5432, "trading")
+    assert settings.region == "us-east-2"
+
+
+def test_every_bad_variable_is_named_at_once() -> None:
+    # GIVEN an environment missing the host and with a bad TLS mode and port
+    env = {**DB_ENV, "DB_HOST": "", "DB_TLS": "maybe", "DB_PORT": "99999"}
+
+    # WHEN the settings are read, THEN one error names all three
+    with pytest.raises(SettingsError) as caught:
+        processor_settings(env)
+    assert len(caught.value.problems) == 3
+    assert {p.split(" ")[0] for p in caught.value.problems} == {"DB_HOST", "DB_TLS", "DB_PORT"}
+
+
+def test_health_database_timeout_never_exceeds_the_health_deadline() -> None:
+    # GIVEN a 10 s database timeout and a 1.5 s health deadline
+    env = {**DB_ENV, "TRADE_QUEUE_URL": "q", "SESSIONS_TABLE_NAME": "t"}
+
+    # WHEN the health settings are read, THEN the database gets the shorter one
+    assert health_settings(env).database.timeout_s == 1.5
+
+
+@pytest.mark.parametrize(
+    ("exc", "reconnect"),
+    [
+        (InterfaceError("network error"), True),
+        (ConnectionResetError(), True),
+        (DatabaseError({"C": "57P01", "M": "terminating connection"}), True),
+        (DatabaseError({"C": "08006", "M": "connection failure"}), True),
+        (DatabaseError({"C": "25006", "M": "read-only transaction"}), True),
+        (DatabaseError({"C": "23505", "M": "duplicate key"}), False),
+        (DatabaseError({"C": "42P01", "M": "no such table"}), False),
+        (ValueError("bug"), False),
+    ],
+)
+def test_only_connection_level_errors_call_for_a_new_connection(
+    exc: BaseException, reconnect: bool
+) -> None:
+    assert is_connection_error(exc) is reconnect
+
+
+def test_secret_region_comes_from_its_arn() -> None:
+    assert secret_region(DB_ENV["DB_SECRET_ARN"]) == "us-east-1"
+    assert secret_region("rds!cluster-x") is None
+
+
+def test_tls_modes_build_the_expected_contexts() -> None:
+    # GIVEN the three modes, WHEN their contexts are built, THEN verify-full checks the
+    # certificate and host, require only encrypts, disable is plain TCP
+    base = processor_settings(DB_ENV).database
+    full = ssl_context(base)
+    required = ssl_context(processor_settings({**DB_ENV, "DB_TLS": "require"}).database)
+    assert full is not None
+    assert required is not None
+    assert full.verify_mode is ssl.CERT_REQUIRED
+    assert full.check_hostname
+    assert required.verify_mode is ssl.CERT_NONE
+    assert full.minimum_version is ssl.TLSVersion.TLSv1_2
+    assert ssl_context(processor_settings({**DB_ENV, "DB_TLS": "disable"}).database) is None
