@@ -32,10 +32,18 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
+APP_USER = "trading_app"  # created by migration 0002
+APP_PASSWORD = "app-password-for-tests"
+
+
 @dataclass(frozen=True)
 class Database:
     server: PostgresServer
     name: str
+    # On Aurora the app user logs in with IAM tokens; here it gets a password, so the tests
+    # run with exactly the grants the functions have in production.
+    app_user: str = APP_USER
+    app_password: str = APP_PASSWORD
 
 
 @pytest.fixture
@@ -48,6 +56,7 @@ def database(postgres: PostgresServer) -> Iterator[Database]:
     conn = postgres.connect(name)
     try:
         migrate_logic.apply(conn, migrate_logic.discover())
+        conn.run(f"ALTER ROLE {APP_USER} PASSWORD '{APP_PASSWORD}'")
     finally:
         conn.close()
     yield Database(postgres, name)

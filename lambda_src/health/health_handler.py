@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from health_logic import database_probe, health, run_checks
 from trading_shared.api import response
 from trading_shared.aws import client, probe_queue, probe_sessions_table
-from trading_shared.db import Connector, secret_region
+from trading_shared.db import Connector, connector
 from trading_shared.settings import HealthSettings, health_settings
 
 logger = Logger(service="health")
@@ -35,11 +35,9 @@ def runtime() -> Runtime:
     if _runtime is None:
         settings = health_settings(os.environ)
         # One attempt each: a retry would overrun Route 53's deadline anyway.
-        aws = partial(client, timeout_s=settings.timeout_s, attempts=1)
-        secrets = aws("secretsmanager", region=secret_region(settings.database.secret_arn))
-        _runtime = Runtime(
-            settings, Connector(settings.database, secrets), aws("sqs"), aws("dynamodb")
-        )
+        aws = partial(client, region=settings.region, timeout_s=settings.timeout_s, attempts=1)
+        db = connector(settings.database, settings.region, timeout_s=settings.timeout_s, attempts=1)
+        _runtime = Runtime(settings, db, aws("sqs"), aws("dynamodb"))
     return _runtime
 
 

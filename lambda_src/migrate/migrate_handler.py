@@ -13,8 +13,7 @@ from typing import Any
 import migrate_logic
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from trading_shared.aws import client
-from trading_shared.db import Connector, close_quietly, secret_region
+from trading_shared.db import close_quietly, connector
 from trading_shared.settings import migrate_settings
 
 logger = Logger(service="schema-migrate")
@@ -22,10 +21,9 @@ logger = Logger(service="schema-migrate")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    settings = migrate_settings(os.environ).database
-    secrets = client("secretsmanager", region=secret_region(settings.secret_arn))
+    settings = migrate_settings(os.environ)
     migrations = migrate_logic.discover()
-    conn = Connector(settings, secrets).connect()
+    conn = connector(settings.database, settings.region).connect()
     try:
         report = migrate_logic.apply(conn, migrations)
     finally:

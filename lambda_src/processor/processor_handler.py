@@ -24,7 +24,7 @@ from processor_logic import (
     write_audit,
 )
 from trading_shared.aws import client
-from trading_shared.db import ConnectionCache, Connector, secret_region
+from trading_shared.db import ConnectionCache, connector
 from trading_shared.settings import ProcessorSettings, processor_settings
 
 logger = Logger(service="trade-processor")
@@ -46,9 +46,7 @@ def runtime() -> Runtime:
     global _runtime  # noqa: PLW0603 - Lambda's documented way to reuse connections
     if _runtime is None:
         settings = processor_settings(os.environ)
-        db = settings.database
-        secrets = client("secretsmanager", region=secret_region(db.secret_arn))
-        connections = ConnectionCache(Connector(db, secrets).connect)
+        connections = ConnectionCache(connector(settings.database, settings.region).connect)
         _runtime = Runtime(settings, client("s3"), TradeStore(connections, settings.region))
     return _runtime
 

@@ -67,9 +67,15 @@ def send_trade(sqs: Any, queue_url: str, trade: Trade) -> str:
     return message_id
 
 
+class TableNotActiveError(RuntimeError):
+    pass
+
+
 def probe_sessions_table(dynamodb: Any, table: str) -> None:
-    """The same data-plane call (and IAM action) intake uses; the key never exists."""
-    dynamodb.get_item(TableName=table, Key={SESSION_KEY: {"S": "health-check-probe"}})
+    """This region's replica of the sessions table exists and is ACTIVE."""
+    status = dynamodb.describe_table(TableName=table)["Table"]["TableStatus"]
+    if status != "ACTIVE":
+        raise TableNotActiveError(f"table {table} is {status}")
 
 
 def probe_queue(sqs: Any, queue_url: str) -> None:

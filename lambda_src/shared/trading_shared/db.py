@@ -8,12 +8,14 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
-from trading_shared.settings import DatabaseSettings, TlsMode
+from trading_shared.aws import client
+from trading_shared.settings import DatabaseSettings, DbAuth, TlsMode
 
 T = TypeVar("T")
 
@@ -85,20 +87,39 @@ def ssl_context(settings: DatabaseSettings) -> ssl.SSLContext | None:
     return context
 
 
+class RdsClient(Protocol):
+    def generate_db_auth_token(
+        self,
+        DBHostname: str,  # noqa: N803 - boto3's parameter names
+        Port: int,  # noqa: N803
+        DBUsername: str,  # noqa: N803
+        Region: str | None = None,  # noqa: N803
+    ) -> str: ...
+
+
+def iam_credentials(rds: RdsClient, settings: DatabaseSettings, region: str) -> Credentials:
+    """A 15-minute login token, signed locally: no call leaves the function."""
+    assert settings.user is not None
+    token = rds.generate_db_auth_token(
+        DBHostname=settings.host, Port=settings.port, DBUsername=settings.user, Region=region
+    )
+    return Credentials(username=settings.user, password=token)
+
+
 class Connector:
-    """Opens connections. Credentials are cached for a while and re-read when rejected,
-    because RDS rotates the managed master password on its own schedule."""
+    """Opens connections. Credentials are cached briefly (under the IAM token's 15 minutes)
+    and fetched again when the server refuses them: RDS rotates the managed password."""
 
     def __init__(
         self,
         settings: DatabaseSettings,
-        secrets: SecretsClient,
+        credentials: Callable[[], Credentials],
         *,
         credentials_ttl_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.secrets = secrets
+        self.fetch_credentials = credentials
         self.credentials_ttl_s = credentials_ttl_s
         self.clock = clock
         self._credentials: tuple[float, Credentials] | None = None
@@ -107,7 +128,7 @@ class Connector:
     def credentials(self) -> Credentials:
         now = self.clock()
         if self._credentials is None or now - self._credentials[0] > self.credentials_ttl_s:
-            self._credentials = (now, fetch_credentials(self.secrets, self.settings.secret_arn))
+            self._credentials = (now, self.fetch_credentials())
         return self._credentials[1]
 
     def connect(self) -> Connection:
@@ -131,6 +152,23 @@ class Connector:
             application_name="trading-dr",
         )
         return conn
+
+
+def connector(
+    settings: DatabaseSettings, region: str, *, timeout_s: float = 5.0, attempts: int = 3
+) -> Connector:
+    """A Connector whose credentials come from IAM (DB_AUTH=iam) or the secret."""
+    if settings.auth is DbAuth.IAM:
+        rds = client("rds", region=region, timeout_s=timeout_s, attempts=attempts)
+        return Connector(settings, partial(iam_credentials, rds, settings, region))
+    assert settings.secret_arn is not None
+    secrets = client(
+        "secretsmanager",
+        region=secret_region(settings.secret_arn) or region,
+        timeout_s=timeout_s,
+        attempts=attempts,
+    )
+    return Connector(settings, partial(fetch_credentials, secrets, settings.secret_arn))
 
 
 def close_quietly(conn: Connection) -> None:

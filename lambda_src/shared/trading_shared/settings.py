@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TypeVar
 
 
 class SettingsError(RuntimeError):
@@ -17,10 +18,18 @@ class SettingsError(RuntimeError):
         super().__init__("invalid environment: " + "; ".join(problems))
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
 class TlsMode(StrEnum):
     VERIFY_FULL = "verify-full"  # production: encrypted, server certificate and host checked
     REQUIRE = "require"  # encrypted without verification (no CA bundle available)
     DISABLE = "disable"  # the local test server only
+
+
+class DbAuth(StrEnum):
+    SECRET = "secret"  # username/password from a Secrets Manager secret (the RDS-managed one)
+    IAM = "iam"  # a token signed locally from the function's role: no secret, no cross-region call
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,9 @@ class DatabaseSettings:
     host: str
     port: int
     name: str
-    secret_arn: str
+    auth: DbAuth
+    user: str | None  # the IAM database user
+    secret_arn: str | None
     tls: TlsMode
     ca_bundle: str | None
     timeout_s: float
@@ -61,6 +72,7 @@ class HealthSettings:
 
 @dataclass(frozen=True)
 class MigrateSettings:
+    region: str
     database: DatabaseSettings
 
 
@@ -89,14 +101,14 @@ class _Reader:
             return default
         return value
 
-    def tls(self, name: str) -> TlsMode:
-        raw = self.environ.get(name, TlsMode.VERIFY_FULL.value)
+    def choice(self, name: str, enum: type[E], default: E) -> E:
+        raw = self.environ.get(name) or default.value
         try:
-            return TlsMode(raw)
+            return enum(raw)
         except ValueError:
-            choices = ", ".join(m.value for m in TlsMode)
+            choices = ", ".join(m.value for m in enum)
             self.problems.append(f"{name} must be one of {choices}, got {raw!r}")
-            return TlsMode.VERIFY_FULL
+            return default
 
     def done(self) -> None:
         if self.problems:
@@ -104,12 +116,15 @@ class _Reader:
 
 
 def _database(r: _Reader) -> DatabaseSettings:
+    auth = r.choice("DB_AUTH", DbAuth, DbAuth.SECRET)
     return DatabaseSettings(
         host=r.text("DB_HOST"),
         port=int(r.number("DB_PORT", 5432, 1, 65535)),
         name=r.text("DB_NAME", "trading"),
-        secret_arn=r.text("DB_SECRET_ARN"),
-        tls=r.tls("DB_TLS"),
+        auth=auth,
+        user=r.text("DB_USER") if auth is DbAuth.IAM else None,
+        secret_arn=r.text("DB_SECRET_ARN") if auth is DbAuth.SECRET else None,
+        tls=r.choice("DB_TLS", TlsMode, TlsMode.VERIFY_FULL),
         ca_bundle=r.environ.get("DB_CA_BUNDLE") or None,
         timeout_s=r.number("DB_TIMEOUT_SECONDS", 10.0, 0.1, 60),
     )
@@ -157,6 +172,6 @@ def health_settings(environ: Mapping[str, str]) -> HealthSettings:
 
 def migrate_settings(environ: Mapping[str, str]) -> MigrateSettings:
     r = _Reader(environ)
-    settings = MigrateSettings(database=_database(r))
+    settings = MigrateSettings(region=r.text("AWS_REGION"), database=_database(r))
     r.done()
     return settings

@@ -34,9 +34,7 @@ class Health:
 def health(aws: None, database: Database, monkeypatch: pytest.MonkeyPatch) -> Health:
     secret = boto3.client("secretsmanager").create_secret(
         Name="rds!cluster-health",
-        SecretString=json.dumps(
-            {"username": database.server.user, "password": database.server.password}
-        ),
+        SecretString=json.dumps({"username": database.app_user, "password": database.app_password}),
     )
     sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
     queue_url = sqs.create_queue(QueueName="trades-test")["QueueUrl"]

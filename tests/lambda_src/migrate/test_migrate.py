@@ -11,8 +11,10 @@ from typing import Any
 import boto3
 import migrate_handler
 import migrate_logic
+import pg8000.native
 import pytest
 
+from tests.conftest import Database
 from tests.lambda_src.helpers import context
 from tests.support.postgres import PostgresServer
 
@@ -57,8 +59,9 @@ def test_handler_applies_the_schema_once_and_is_idempotent(
     second = migrate_handler.handler({}, context())
 
     # THEN the first applies every file, the second none, and both tables exist
-    assert first == {"status": "ok", "applied": ["0001_trades"], "already_applied": []}
-    assert second == {"status": "ok", "applied": [], "already_applied": ["0001_trades"]}
+    shipped = ["0001_trades", "0002_app_user"]
+    assert first == {"status": "ok", "applied": shipped, "already_applied": []}
+    assert second == {"status": "ok", "applied": [], "already_applied": shipped}
     assert tables(postgres, empty_db) == {"trades", "schema_migrations"}
 
 
@@ -175,3 +178,32 @@ def test_shipped_schema_enforces_what_intake_validates(
         with pytest.raises(Exception, match="violates check constraint"):
             conn.run(insert, **values)
     conn.close()
+
+
+def test_app_user_may_read_and_add_trades_but_not_change_them(database: Database) -> None:
+    # GIVEN the migrated database and the functions' login
+    conn = database.server.connect(database.name)
+    conn.run(f"ALTER ROLE {database.app_user} PASSWORD 'pw-app'")
+    conn.close()
+    app = pg8000.native.Connection(
+        user=database.app_user,
+        password="pw-app",
+        host=database.server.host,
+        port=database.server.port,
+        database=database.name,
+    )
+    insert = (
+        "INSERT INTO trades (trade_id, account_id, symbol, side, order_type, quantity,"
+        " client_timestamp, processed_region) VALUES (gen_random_uuid(), 'a', 'AAPL', 'BUY',"
+        " 'MARKET', 1, now(), 'us-east-1') RETURNING trade_id"
+    )
+
+    # WHEN it inserts and reads, THEN that works
+    assert len(app.run(insert)) == 1
+    assert app.run("SELECT count(*) FROM trades") == [[1]]
+
+    # AND altering, deleting or creating tables is refused
+    for sql in ("UPDATE trades SET quantity = 2", "DELETE FROM trades", "CREATE TABLE x (i int)"):
+        with pytest.raises(pg8000.exceptions.DatabaseError, match="permission denied"):
+            app.run(sql)
+    app.close()

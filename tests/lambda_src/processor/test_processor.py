@@ -61,9 +61,7 @@ def processor(
 ) -> Iterator[Processor]:
     secret = boto3.client("secretsmanager").create_secret(
         Name="rds!cluster-test",
-        SecretString=json.dumps(
-            {"username": database.server.user, "password": database.server.password}
-        ),
+        SecretString=json.dumps({"username": database.app_user, "password": database.app_password}),
     )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)

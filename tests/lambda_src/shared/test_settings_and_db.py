@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 from pg8000.exceptions import DatabaseError, InterfaceError
-from trading_shared.db import is_connection_error, secret_region, ssl_context
+from trading_shared.db import connector, is_connection_error, secret_region, ssl_context
 from trading_shared.settings import (
     SettingsError,
     TlsMode,
@@ -89,3 +89,30 @@ def test_tls_modes_build_the_expected_contexts() -> None:
     assert required.verify_mode is ssl.CERT_NONE
     assert full.minimum_version is ssl.TLSVersion.TLSv1_2
     assert ssl_context(processor_settings({**DB_ENV, "DB_TLS": "disable"}).database) is None
+
+
+def test_iam_auth_signs_a_token_for_the_app_user_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN IAM authentication configured (credentials only; no AWS endpoint is reachable)
+    for name, value in {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+        monkeypatch.setenv(name, value)
+    env = {**DB_ENV, "DB_AUTH": "iam", "DB_USER": "trading_app", "DB_SECRET_ARN": ""}
+    settings = processor_settings(env).database
+
+    # WHEN credentials are needed for a connection
+    credentials = connector(settings, "us-east-2").credentials()
+
+    # THEN they are the app user and a token for this host, port, user and region
+    assert credentials.username == "trading_app"
+    assert credentials.password.startswith(
+        "trading.global-abc.global.rds.amazonaws.com:5432/?Action=connect&DBUser=trading_app"
+    )
+    assert "us-east-2%2Frds-db%2Faws4_request" in credentials.password
+
+
+def test_iam_auth_needs_the_user_and_secret_auth_the_secret() -> None:
+    # GIVEN each mode without the variable it needs
+    # WHEN the settings are read, THEN the missing one is named
+    with pytest.raises(SettingsError, match="DB_USER is required"):
+        processor_settings({**DB_ENV, "DB_AUTH": "iam"})
+    with pytest.raises(SettingsError, match="DB_SECRET_ARN is required"):
+        processor_settings({**DB_ENV, "DB_SECRET_ARN": ""})
