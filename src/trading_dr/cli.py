@@ -106,5 +106,18 @@ def cli() -> None:
 cli.add_command(generate_command)
 
 
+def register_operating_commands() -> None:
+    """Add the deployer's commands (bootstrap, plan, deploy, ...) to `cli`.
+
+    Imported here, not at module level, so `generate.py` (which imports this module)
+    never loads the deployer.
+    """
+    from trading_dr.deploy.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
 def main() -> None:
+    register_operating_commands()
     cli()

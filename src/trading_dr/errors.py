@@ -55,3 +55,21 @@ class ChangesFoundError(TradingDrError):
     """Drift or diff found where --fail-on-change asked to fail on it."""
 
     exit_code = 3
+
+
+class PlanError(TradingDrError):
+    """The rollout plan cannot be built, e.g. a template parameter nothing can fill."""
+
+    exit_code = 2
+
+
+class CredentialsError(TradingDrError):
+    """No usable AWS credentials: names where they are looked for and the fix."""
+
+    exit_code = 2
+
+
+class EndpointError(TradingDrError):
+    """The AWS endpoint cannot be reached (network, endpoint URL, or the local AWS)."""
+
+    exit_code = 1

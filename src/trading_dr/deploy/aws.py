@@ -1,0 +1,125 @@
+"""boto3 sessions and clients for the deployer: one per (account, region, service).
+
+botocore's own retries are off (max_attempts=1): `retry.call` retries what is safe to
+retry, with the operation id kept, and every attempt is counted (`CallCounter`), which
+the benchmark reports. A client for another account assumes that account's StackSet
+execution role, the one role StackSets already requires there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
+ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "Detect")  # Detect*: starts drift only
+
+
+@dataclass
+class CallCounter:
+    """API calls made, by operation name (every attempt counts)."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def writes(self) -> dict[str, int]:
+        return {
+            name: n
+            for name, n in self.calls.items()
+            if not name.startswith(READ_PREFIXES) and name != "GetCallerIdentity"
+        }
+
+
+class Clients:
+    """Cached boto3 clients; `endpoint_url` points every service at one endpoint (local)."""
+
+    def __init__(
+        self,
+        session: boto3.Session,
+        endpoint_url: str | None = None,
+        counter: CallCounter | None = None,
+        local_account: str | None = None,
+    ) -> None:
+        self.session = session
+        self.endpoint_url = endpoint_url
+        self.counter = counter or CallCounter()
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._sessions: dict[str, boto3.Session] = {}
+        self._account: str | None = None
+        # The local AWS (moto) takes the caller's account from this header: the deployer
+        # then acts from the environment's first account, as a single-account setup does.
+        self._local_account = local_account
+        self._config = Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+        )
+
+    def client(self, service: str, region: str, account: str | None = None) -> Any:
+        account = account or self.caller_account()
+        key = (account, region, service)
+        if key not in self._clients:
+            session = self._session_for(account)
+            client = session.client(
+                service,  # type: ignore[call-overload]
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                config=self._config,
+            )
+            client.meta.events.register("before-call.*.*", self.counter)
+            if session is self.session:
+                self._mark_local(client)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def caller_account(self) -> str:
+        if self._account is None:
+            sts = self.session.client(
+                "sts",
+                endpoint_url=self.endpoint_url,
+                config=self._config,
+                region_name=self.session.region_name or "us-east-1",
+            )
+            sts.meta.events.register("before-call.*.*", self.counter)
+            self._mark_local(sts)
+            self._account = str(sts.get_caller_identity()["Account"])
+        return self._account
+
+    def _mark_local(self, client: Any) -> None:
+        account = self._local_account
+        if account is None:
+            return
+
+        def add_header(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        client.meta.events.register("before-sign.*.*", add_header)
+
+    def _session_for(self, account: str) -> boto3.Session:
+        if account == self.caller_account():
+            return self.session
+        if account not in self._sessions:
+            sts = self.client("sts", self.session.region_name or "us-east-1")
+            credentials = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{EXECUTION_ROLE}",
+                RoleSessionName="trading-dr-deployer",
+            )["Credentials"]
+            self._sessions[account] = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=self.session.region_name,
+            )
+        return self._sessions[account]

@@ -1,0 +1,355 @@
+"""`trading-dr` operating commands: a thin click layer over the deploy functions.
+
+Options shared by every command are declared once (`common_options`). Errors from AWS
+are mapped onto the tool's error hierarchy here, so every command exits 0 ok,
+1 operation failed (or endpoint unreachable), 2 usage/configuration/credentials,
+3 changes found under --fail-on-change.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from trading_dr.errors import (
+    CredentialsError,
+    EndpointError,
+    OperationFailedError,
+    TradingDrError,
+    UsageError,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Options:
+    env: str
+    profile: str | None
+    endpoint_url: str | None
+    local: bool
+    output: str
+    debug: bool
+    yes: bool
+    from_dir: Path | None
+
+
+def common_options(function: Callable[..., None]) -> Callable[..., None]:
+    options = [
+        click.option(
+            "--env",
+            "env",
+            default="prod",
+            show_default=True,
+            metavar="NAME",
+            help="Environment (environments/NAME.yaml).",
+        ),
+        click.option("--profile", default=None, help="AWS named profile."),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            metavar="URL",
+            help="Send every AWS call to this endpoint (e.g. a running local AWS).",
+        ),
+        click.option(
+            "--local",
+            is_flag=True,
+            help="Start the embedded local AWS for the duration of this command.",
+        ),
+        click.option(
+            "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+        ),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+        click.option("--yes", is_flag=True, help="Confirm destructive actions."),
+        click.option(
+            "--from",
+            "from_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            metavar="DIR",
+            help="Deploy a rendered tree (out/<env>) instead of rendering now.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def aws_errors(action: Callable[[], T]) -> T:
+    """Run `action`, turning botocore's errors into the tool's (one line, exit code)."""
+    from botocore import exceptions as bx
+
+    try:
+        return action()
+    except (bx.NoCredentialsError, bx.PartialCredentialsError, bx.ProfileNotFound) as exc:
+        raise CredentialsError(
+            f"no usable AWS credentials ({exc}); fix: set AWS_PROFILE or pass --profile, "
+            "or use --local for the embedded local AWS"
+        ) from exc
+    except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ConnectionClosedError) as exc:
+        raise EndpointError(
+            f"cannot reach the AWS endpoint ({exc}); fix: check --endpoint-url and the network"
+        ) from exc
+    except bx.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise OperationFailedError(
+            f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
+
+
+def run(opts: Options, action: Callable[[], T]) -> T:
+    """Run `action`; a TradingDrError exits with its code and one line on stderr."""
+    try:
+        return aws_errors(action)
+    except TradingDrError as exc:
+        if opts.debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _read_tree(directory: Path) -> dict[str, bytes]:
+    if not (directory / "templates").is_dir():
+        raise UsageError(
+            f"{directory} has no templates/; fix: python generate.py --env NAME --out DIR"
+        )
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+@contextmanager
+def deployment(opts: Options) -> Iterator[Any]:
+    import boto3
+
+    from trading_dr.deploy.aws import Clients
+    from trading_dr.deploy.progress import make_progress
+    from trading_dr.deploy.retry import Pacing
+    from trading_dr.deploy.rollout import Deployment
+    from trading_dr.generator import DEFAULT_ENVIRONMENTS, render_environment, select_environments
+
+    env = select_environments(DEFAULT_ENVIRONMENTS, [opts.env])[0]
+    files = _read_tree(opts.from_dir) if opts.from_dir else dict(render_environment(env).files)
+    local = None
+    session_kwargs: dict[str, Any] = {"region_name": env.primary.region}
+    endpoint_url = opts.endpoint_url
+    if opts.local:
+        from trading_dr.local_aws.server import LOCAL_CREDENTIALS, LocalAws
+
+        local = LocalAws().start()
+        endpoint_url = local.endpoint_url
+        session_kwargs.update(LOCAL_CREDENTIALS)
+    elif opts.profile:
+        session_kwargs["profile_name"] = opts.profile
+    progress = make_progress(sys.stdout if opts.output == "text" else sys.stderr)
+    try:
+        session = boto3.Session(**session_kwargs)
+        clients = Clients(session, endpoint_url, local_account=env.accounts[0] if local else None)
+        yield Deployment(env, files, clients, Pacing(), progress)
+    finally:
+        progress.close()
+        if local is not None:
+            local.stop()
+
+
+def _print_stages(opts: Options, results: list[Any], verb: str) -> None:
+    if opts.output == "json":
+        click.echo(json.dumps({"stages": [r.as_json() for r in results]}, indent=2))
+        return
+    for r in results:
+        op = f" operation {r.operation_id}" if r.operation_id else ""
+        click.echo(f"{r.name:<10} {r.status:<10} {r.duration_s:6.1f}s{op}")
+    failed = [r for r in results if r.status == "failed"]
+    if not failed:
+        click.echo(
+            f"{verb}: {len(results)} stage(s), "
+            f"{sum(r.status != 'unchanged' for r in results)} changed"
+        )
+
+
+def _fail_on_failed(results: list[Any]) -> None:
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        stage = failed[0]
+        lines = "\n".join(f"  {line}" for line in stage.reasons)
+        raise OperationFailedError(
+            f"stage {stage.name} failed (operation {stage.operation_id}); the rollout stopped. "
+            f"Reasons:\n{lines}\nfix the cause and re-run: finished stages are skipped"
+        )
+
+
+@click.command("deploy")
+@common_options
+def deploy_command(**kwargs: Any) -> None:
+    """Roll out bootstrap, global, primary, secondary and link, in order."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.rollout import deploy
+
+        with deployment(opts) as dep:
+            results = deploy(dep)
+        _print_stages(opts, results, "deploy")
+        _fail_on_failed(results)
+
+    run(opts, action)
+
+
+@click.command("plan")
+@common_options
+def plan_command(**kwargs: Any) -> None:
+    """Show the ordered stages, their targets and parameters, and what would change."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.rollout import plan
+
+        with deployment(opts) as dep:
+            results = plan(dep)
+        if opts.output == "json":
+            click.echo(
+                json.dumps(
+                    {
+                        "stages": [
+                            {
+                                "name": r.name,
+                                "action": r.status,
+                                "stack_set": r.stack_set,
+                                "region": r.region,
+                                "accounts": r.accounts,
+                                "parameters": r.parameters,
+                            }
+                            for r in results
+                        ]
+                    },
+                    indent=2,
+                )
+            )
+            return
+        for r in results:
+            click.echo(
+                f"{r.name:<10} {r.status:<10} {r.stack_set or '-'} {r.region} "
+                f"{','.join(r.accounts)}"
+            )
+            for key, value in sorted(r.parameters.items()):
+                click.echo(f"    {key} = {value!r}")
+
+    run(opts, action)
+
+
+@click.command("bootstrap")
+@common_options
+def bootstrap_command(**kwargs: Any) -> None:
+    """Create the StackSet roles and the per-region artifact buckets (idempotent)."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.rollout import Rollout
+
+        with deployment(opts) as dep:
+            result = Rollout(dep).bootstrap(apply=True)
+        _print_stages(opts, [result], "bootstrap")
+
+    run(opts, action)
+
+
+@click.command("status")
+@common_options
+def status_command(**kwargs: Any) -> None:
+    """Stack sets, their instances and statuses, and the last operation."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.status import status
+
+        with deployment(opts) as dep:
+            rows = status(dep)
+        if opts.output == "json":
+            click.echo(json.dumps({"stack_sets": rows}, indent=2, default=str))
+            return
+        for row in rows:
+            last = row["last_operation"]
+            last_text = f"{last['action']} {last['status']}" if last else "-"
+            click.echo(
+                f"{row['stack_set']:<28} {row['region']:<10} {row['status']:<8} last: {last_text}"
+            )
+            for i in row["instances"]:
+                click.echo(
+                    f"    {i['account']} {i['region']} {i['status']} {i['detailed_status']} "
+                    f"drift {i['drift_status']} {i.get('reason', '')}".rstrip()
+                )
+
+    run(opts, action)
+
+
+@click.command("destroy")
+@common_options
+def destroy_command(**kwargs: Any) -> None:
+    """Delete the stack sets in reverse order (needs --yes); lists what AWS retains."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.teardown import destroy, retained_resources
+
+        with deployment(opts) as dep:
+            kept = retained_resources(dep.files)
+            if not opts.yes:
+                lines = "\n".join(f"  {k}" for k in kept)
+                raise UsageError(
+                    f"destroy deletes the stack sets of {opts.env}; resources kept by their "
+                    f"DeletionPolicy:\n{lines}\nfix: re-run with --yes to confirm"
+                )
+            results = destroy(dep)
+        _print_stages(opts, results, "destroy")
+        _fail_on_failed(results)
+        if opts.output == "text":
+            click.echo("retained by DeletionPolicy (delete by hand if intended):")
+            for line in kept:
+                click.echo(f"  {line}")
+
+    run(opts, action)
+
+
+@click.command("local-aws")
+@click.option("--port", default=4566, show_default=True, help="Port on 127.0.0.1 (0: any free).")
+@click.option("--debug", is_flag=True)
+def local_aws_command(port: int, debug: bool) -> None:
+    """Run the embedded local AWS until interrupted (Ctrl-C)."""
+    from trading_dr.local_aws.server import LocalAws
+
+    server = LocalAws(port=port, verbose=debug)
+    opts = Options("prod", None, None, True, "text", debug, False, None)
+    run(opts, server.start)
+    click.echo(
+        f"local AWS listening on {server.endpoint_url}; use --endpoint-url {server.endpoint_url}"
+    )
+    click.echo(
+        "credentials: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing; Ctrl-C stops it"
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+COMMANDS = (
+    bootstrap_command,
+    plan_command,
+    deploy_command,
+    status_command,
+    destroy_command,
+    local_aws_command,
+)

@@ -1,0 +1,341 @@
+"""Execute (or, with apply=False, just plan) the ordered rollout of the stack sets.
+
+Each stage compares the rendered template and the resolved parameters with what is
+deployed, and only then writes: a re-run with nothing changed is read-only and reports
+every stage `unchanged`. Outputs of deployed stages feed the parameters of later ones
+(`plan.resolve_parameters`); a failed stage stops the rollout with its reasons.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from trading_dr.config import Environment, Role
+from trading_dr.deploy import artifacts, stacksets
+from trading_dr.deploy.aws import Clients
+from trading_dr.deploy.bootstrap import ensure_bootstrap
+from trading_dr.deploy.plan import (
+    Stage,
+    artifact_bucket_name,
+    declared_parameters,
+    resolve_parameters,
+    stages,
+)
+from trading_dr.deploy.progress import Progress
+from trading_dr.deploy.retry import Pacing
+from trading_dr.errors import PlanError
+
+
+@dataclass
+class Deployment:
+    """Everything a command needs: what to deploy, where, and how to report it."""
+
+    env: Environment
+    files: Mapping[str, bytes]  # the generator's output tree (templates/, lambda/)
+    clients: Clients
+    pacing: Pacing
+    progress: Progress
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: str  # created | updated | unchanged | failed (plan: create | update | unchanged)
+    operation_id: str | None = None
+    duration_s: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    parameters: dict[str, str] = field(default_factory=dict)
+    stack_set: str = ""
+    region: str = ""
+    accounts: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "operation_id": self.operation_id,
+            "duration_s": round(self.duration_s, 3),
+            "outputs": self.outputs,
+            **({"reasons": self.reasons} if self.reasons else {}),
+        }
+
+
+def template_body(files: Mapping[str, bytes], role: Role) -> bytes:
+    key = f"templates/{role.value}.yaml"
+    if key not in files:
+        raise PlanError(f"{key} is missing from the rendered output; fix: run python generate.py")
+    return files[key]
+
+
+@dataclass
+class _Deployed:
+    """What exists of one stack set: its description, instances, overrides and outputs."""
+
+    stack_set: dict[str, Any] | None
+    instances: dict[str, dict[str, Any]]  # account -> summary
+    overrides: dict[str, dict[str, str]]
+    outputs: dict[str, dict[str, str]]  # account -> outputs (CURRENT instances only)
+
+
+class Rollout:
+    def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
+        self.env = dep.env
+        self._deployed: dict[str, _Deployed] = {}
+
+    # -- reading -------------------------------------------------------------------
+    def _cfn(self, stage: Stage) -> Any:
+        return self.dep.clients.client("cloudformation", self.env.primary.region)
+
+    def deployed(self, stage: Stage) -> _Deployed:
+        """Read once per stack set; forgotten after a write (`_forget`)."""
+        if stage.stack_set in self._deployed:
+            return self._deployed[stage.stack_set]
+        cfn, pacing = self._cfn(stage), self.dep.pacing
+        found = stacksets.describe_stack_set(cfn, pacing, stage.stack_set)
+        state = _Deployed(found, {}, {}, {})
+        if found is not None:
+            for summary in stacksets.list_instances(cfn, pacing, stage.stack_set):
+                if summary.get("Region") != stage.region:
+                    continue
+                account = str(summary["Account"])
+                state.instances[account] = summary
+                state.overrides[account] = stacksets.instance_overrides(
+                    cfn, pacing, stage.stack_set, account, stage.region
+                )
+                if summary.get("Status") == "CURRENT" and summary.get("StackId"):
+                    target = self.dep.clients.client("cloudformation", stage.region, account)
+                    state.outputs[account] = stacksets.stack_outputs(
+                        target, pacing, summary["StackId"]
+                    )
+        self._deployed[stage.stack_set] = state
+        return state
+
+    def _forget(self, stage: Stage) -> None:
+        self._deployed.pop(stage.stack_set, None)
+
+    def _stage_of(self, role: Role) -> Stage:
+        return next(s for s in stages(self.env) if s.role is role)
+
+    def outputs_of(self, role: Role, account: str, planning: bool) -> dict[str, str] | None:
+        """Outputs of `role`'s stack in `account`; None if not deployed.
+
+        When planning, an undeployed earlier stage stands in with placeholders named
+        after its template's Outputs, so the plan still shows where each value comes from.
+        """
+        found = self.deployed(self._stage_of(role)).outputs.get(account)
+        if found is not None or not planning:
+            return found
+        declared = yaml.safe_load(template_body(self.dep.files, role)).get("Outputs") or {}
+        return {name: f"<{role.value}.{name}>" for name in declared}
+
+    # -- the stages ----------------------------------------------------------------
+    def desired_parameters(self, stage: Stage, planning: bool) -> dict[str, dict[str, str]]:
+        assert stage.role is not None
+        declared = declared_parameters(template_body(self.dep.files, stage.role).decode())
+        values: dict[str, dict[str, str]] = {}
+        for target in stage.targets(self.env):
+            global_outputs: dict[str, str] = {}
+            if stage.role is not Role.GLOBAL:
+                global_outputs = self.outputs_of(Role.GLOBAL, target.account, planning) or {}
+            peer = None
+            if stage.peer is not None:
+                # The primary's first deploy runs before the secondary exists: peer None.
+                peer = self.outputs_of(
+                    stage.peer, target.account, planning and stage.name != "primary"
+                )
+            values[target.account] = resolve_parameters(
+                stage, target, declared, global_outputs, peer
+            )
+        return values
+
+    def run_stage(self, stage: Stage, apply: bool) -> StageResult:
+        assert stage.role is not None
+        started = time.monotonic()
+        result = StageResult(
+            stage.name,
+            "unchanged",
+            stack_set=stage.stack_set,
+            region=stage.region,
+            accounts=list(stage.accounts),
+        )
+        desired = self.desired_parameters(stage, planning=not apply)
+        result.parameters = desired[stage.accounts[0]]
+        body = template_body(self.dep.files, stage.role)
+        state = self.deployed(stage)
+        progress = self.dep.progress
+        if apply:
+            progress.update(stage.name, "checking", stage.stack_set)
+
+        stack_set_current = state.stack_set is not None and (
+            state.stack_set.get("TemplateBody") == body.decode()
+            and {p["ParameterKey"] for p in state.stack_set.get("Parameters", [])}
+            == set(result.parameters)
+        )
+        to_create = [a for a in stage.accounts if a not in state.instances]
+        to_update = [
+            a
+            for a in stage.accounts
+            if a in state.instances
+            and (
+                state.instances[a].get("Status") != "CURRENT"
+                or state.overrides.get(a) != desired[a]
+            )
+        ]
+        if stack_set_current and not to_create and not to_update:
+            result.outputs = state.outputs.get(stage.accounts[0], {})
+            if apply:
+                progress.update(stage.name, "unchanged")
+            return result
+        result.status = "create" if state.stack_set is None or to_create else "update"
+        if not apply:
+            return result
+
+        cfn, pacing = self._cfn(stage), self.dep.pacing
+        source = artifacts.template_source(
+            self.dep.clients.client("s3", self.env.primary.region),
+            pacing,
+            artifact_bucket_name(
+                self.env, self.dep.clients.caller_account(), self.env.primary.region
+            ),
+            self.env.primary.region,
+            stage.role.value,
+            body,
+        )
+        description = str(yaml.safe_load(body).get("Description", stage.stack_set))
+        self._forget(stage)
+        operations: list[tuple[str, str]] = []  # (what, operation id)
+        if state.stack_set is None:
+            stacksets.create_stack_set(
+                cfn, pacing, stage.stack_set, source, result.parameters, description
+            )
+            result.status = "created"
+        elif not stack_set_current:
+            existing = [a for a in stage.accounts if a in state.instances]
+            op = stacksets.update_stack_set(
+                cfn, pacing, stage.stack_set, source, result.parameters,
+                existing, stage.region, self.env,
+            )  # fmt: skip
+            operations.append(("update stack set", op))
+            if not self._wait(stage, op, result, started):
+                return result
+        for accounts, overrides in _batches(to_create, desired):
+            op = stacksets.create_instances(
+                cfn, pacing, stage.stack_set, accounts, stage.region, overrides, self.env
+            )
+            if not self._wait(stage, op, result, started):
+                return result
+        for accounts, overrides in _batches(to_update, desired):
+            op = stacksets.update_instances(
+                cfn, pacing, stage.stack_set, accounts, stage.region, overrides, self.env
+            )
+            if not self._wait(stage, op, result, started):
+                return result
+        if result.status not in {"created", "failed"}:
+            result.status = "created" if to_create and not to_update else "updated"
+        self._forget(stage)
+        result.outputs = self.deployed(stage).outputs.get(stage.accounts[0], {})
+        result.duration_s = time.monotonic() - started
+        progress.update(stage.name, result.status, f"operation {result.operation_id}")
+        return result
+
+    def _wait(self, stage: Stage, operation_id: str, result: StageResult, started: float) -> bool:
+        result.operation_id = operation_id
+        progress = self.dep.progress
+
+        def on_poll(status: str, elapsed: float) -> None:
+            progress.update(
+                stage.name,
+                status.lower(),
+                f"operation {operation_id} {len(stage.accounts)} instance(s)",
+            )
+
+        cfn = self._cfn(stage)
+        outcome = stacksets.wait_for_operation(
+            cfn, self.dep.pacing, stage.stack_set, operation_id, on_poll
+        )
+        if outcome.status == "SUCCEEDED":
+            return True
+        result.status = "failed"
+        result.duration_s = time.monotonic() - started
+        result.reasons = outcome.reasons + self._failed_events(stage)
+        progress.update(stage.name, "failed", f"operation {operation_id}")
+        progress.reasons(stage.name, result.reasons)
+        return False
+
+    def _failed_events(self, stage: Stage) -> list[str]:
+        cfn, pacing = self._cfn(stage), self.dep.pacing
+        lines: list[str] = []
+        for summary in stacksets.list_instances(cfn, pacing, stage.stack_set):
+            if summary.get("Status") == "CURRENT" or not summary.get("StackId"):
+                continue
+            target = self.dep.clients.client(
+                "cloudformation", str(summary["Region"]), str(summary["Account"])
+            )
+            lines += stacksets.failed_events(target, pacing, summary["StackId"])
+        return lines
+
+    def bootstrap(self, apply: bool) -> StageResult:
+        started = time.monotonic()
+        result = StageResult(
+            "bootstrap",
+            "unchanged",
+            region=self.env.primary.region,
+            accounts=list(self.env.accounts),
+        )
+        if not apply:
+            return result
+        self.dep.progress.update("bootstrap", "checking", "roles, artifact buckets, Lambda zips")
+        templates = {k: v for k, v in self.dep.files.items() if k.startswith("templates/")}
+        created = ensure_bootstrap(self.dep.clients, self.dep.pacing, self.env, templates)
+        zips = artifacts.lambda_files(self.dep.files)
+        for account in self.env.accounts:
+            for region in (self.env.primary.region, self.env.secondary.region):
+                s3 = self.dep.clients.client("s3", region, account)
+                bucket = artifact_bucket_name(self.env, account, region)
+                for key, data in sorted(zips.items()):
+                    if artifacts.ensure_object(s3, self.dep.pacing, bucket, key, data):
+                        created.append(f"s3://{bucket}/{key}")
+        if created:
+            result.status = "created"
+            result.reasons = []
+            result.outputs = {"created": ", ".join(created)}
+        result.duration_s = time.monotonic() - started
+        self.dep.progress.update("bootstrap", result.status, f"{len(created)} item(s) created")
+        return result
+
+
+def _batches(
+    accounts: list[str], desired: Mapping[str, Mapping[str, str]]
+) -> list[tuple[list[str], dict[str, str]]]:
+    """Accounts grouped by identical overrides: one operation per group."""
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for account in accounts:
+        groups.setdefault(tuple(sorted(desired[account].items())), []).append(account)
+    return [(group, dict(key)) for key, group in groups.items()]
+
+
+def deploy(dep: Deployment) -> list[StageResult]:
+    """Run every stage in order; stops after a failed stage (its result is the last)."""
+    rollout = Rollout(dep)
+    results = [rollout.bootstrap(apply=True)]
+    for stage in stages(dep.env)[1:]:
+        result = rollout.run_stage(stage, apply=True)
+        results.append(result)
+        if result.status == "failed":
+            break
+    return results
+
+
+def plan(dep: Deployment) -> list[StageResult]:
+    """What `deploy` would do, read-only: per stage its targets, parameters and action."""
+    rollout = Rollout(dep)
+    results = [rollout.bootstrap(apply=False)]
+    results += [rollout.run_stage(stage, apply=False) for stage in stages(dep.env)[1:]]
+    return results

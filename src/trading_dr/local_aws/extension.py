@@ -1,0 +1,348 @@
+"""Install the project's extension into moto (idempotent; call before serving requests).
+
+1. Resource types moto's CloudFormation skips get stand-in models (`standins`), so the
+   real generated templates deploy unchanged and GetAtt in Outputs works.
+2. StackSet operations redeploy and fail like AWS's (`stacksets`).
+3. `faults` can fail a resource, answer an API call with an error code (throttling,
+   OperationInProgressError...) or keep operations RUNNING for a while.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import CloudFormationError
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
+
+from trading_dr.local_aws import faults
+from trading_dr.local_aws.stacksets import (
+    InjectedResourceError,
+    LocalStackInstance,
+    StackInstanceNotFoundError,
+    find_instance,
+    refresh,
+    run_operation,
+    targets_of,
+)
+from trading_dr.local_aws.standins import REPLACED, standin_class
+
+_lock = threading.Lock()
+_installed: list[bool] = []  # non-empty once installed (a list: no `global` needed)
+
+# Handlers whose calls a test may fail with an injected error code.
+FAULTABLE = (
+    "create_stack_set",
+    "update_stack_set",
+    "delete_stack_set",
+    "describe_stack_set",
+    "create_stack_instances",
+    "update_stack_instances",
+    "delete_stack_instances",
+    "list_stack_instances",
+    "describe_stack_instance",
+    "describe_stack_set_operation",
+    "list_stack_set_operation_results",
+    "describe_stacks",
+    "describe_stack_events",
+)
+
+
+class InjectedError(CloudFormationError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def install() -> None:
+    with _lock:
+        if _installed:
+            return
+        _patch_parser()
+        _patch_handlers()
+        _patch_bucket_policies()
+        _installed.append(True)
+
+
+def _patch_parser() -> None:
+    moto_class_for = parsing.resource_class_from_type
+    moto_create = parsing.parse_and_create_resource
+    moto_update = parsing.parse_and_update_resource
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        known = resource_type in parsing.get_model_map() or resource_type in parsing.NULL_MODELS
+        if resource_type not in REPLACED and (known or not resource_type.startswith("AWS::")):
+            return moto_class_for(resource_type)
+        return standin_class(resource_type)
+
+    def check_fault(logical_id: str, resource_json: dict[str, Any]) -> None:
+        reason = faults.take_resource_fault(logical_id)
+        if reason is not None:
+            raise InjectedResourceError(logical_id, str(resource_json.get("Type")), reason)
+
+    def parse_and_create_resource(
+        logical_id: str, resource_json: Any, *args: Any, **kw: Any
+    ) -> Any:
+        condition = resource_json.get("Condition")
+        if not condition or args[0].lazy_condition_map[condition]:
+            check_fault(logical_id, resource_json)
+        return moto_create(logical_id, fix_properties(resource_json), *args, **kw)
+
+    def parse_and_update_resource(
+        logical_id: str, resource_json: Any, *args: Any, **kw: Any
+    ) -> Any:
+        check_fault(logical_id, resource_json)
+        return moto_update(logical_id, fix_properties(resource_json), *args, **kw)
+
+    parsing.resource_class_from_type = resource_class_from_type
+    parsing.parse_and_create_resource = parse_and_create_resource
+    parsing.parse_and_update_resource = parse_and_update_resource
+
+
+def _kms_tags(properties: dict[str, Any]) -> dict[str, Any]:
+    # moto's KMS model hands CloudFormation's Key/Value tags to its API-shaped
+    # TagKey/TagValue tagger and fails with KeyError('TagKey').
+    tags = properties.get("Tags")
+    if isinstance(tags, list):
+        properties = dict(properties)
+        properties["Tags"] = [
+            {"TagKey": t["Key"], "TagValue": t["Value"]} if "Key" in t else t for t in tags
+        ]
+    return properties
+
+
+def _ssm_tags(properties: dict[str, Any]) -> dict[str, Any]:
+    # CloudFormation gives SSM parameter tags as a map; moto's model iterates a list.
+    tags = properties.get("Tags")
+    if isinstance(tags, dict):
+        properties = dict(properties)
+        properties["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return properties
+
+
+# Per type: rewrite Properties into the shape moto's model expects (moto bugs only).
+PROPERTY_FIXES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "AWS::KMS::Key": _kms_tags,
+    "AWS::SSM::Parameter": _ssm_tags,
+}
+
+
+def fix_properties(resource_json: dict[str, Any]) -> dict[str, Any]:
+    fix = PROPERTY_FIXES.get(str(resource_json.get("Type")))
+    if fix is None or not isinstance(resource_json.get("Properties"), dict):
+        return resource_json
+    return {**resource_json, "Properties": fix(resource_json["Properties"])}
+
+
+def _patch_bucket_policies() -> None:
+    """moto ignores a policy statement's Condition, so the buckets' TLS-only Deny
+    (Condition aws:SecureTransport=false) would deny every request. Conditional
+    statements are left out of moto's evaluation: bucket policies then decide only
+    by action and resource, and the README says so."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        document["Statement"] = [s for s in statements if "Condition" not in s]
+        if not document["Statement"]:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+def _with_faults(action: str, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def wrapped(self: Any) -> Any:
+        fault = faults.take_call_fault(action)
+        if fault is not None:
+            raise InjectedError(*fault)
+        return handler(self)
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _params(items: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in items or []}
+
+
+def _stack_set(self: Any) -> Any:
+    return self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+
+
+def _operation_args(self: Any) -> tuple[str | None, dict[str, Any]]:
+    return self._get_param("OperationId"), self._get_param("OperationPreferences") or {}
+
+
+def create_stack_instances(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    overrides = _params(self._get_param("ParameterOverrides"))
+
+    def work(account: str, region: str) -> LocalStackInstance:
+        try:
+            return find_instance(stack_set, account, region)  # exists: nothing to create
+        except StackInstanceNotFoundError:
+            instance = LocalStackInstance(stack_set, account, region)
+            stack_set.instances.stack_instances.append(instance)
+        instance.overrides = dict(overrides)
+        instance.deploy()
+        return instance
+
+    targets = targets_of(self._get_param("Accounts", []), self._get_param("Regions", []))
+    operation = run_operation(stack_set, "CREATE", targets, *_operation_args(self), work)
+    return ActionResult({"OperationId": operation["OperationId"]})
+
+
+def update_stack_instances(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    overrides = _params(self._get_param("ParameterOverrides"))
+    targets = targets_of(self._get_param("Accounts", []), self._get_param("Regions", []))
+    for account, region in targets:
+        find_instance(stack_set, account, region)  # all must exist before anything runs
+
+    def work(account: str, region: str) -> LocalStackInstance:
+        instance = find_instance(stack_set, account, region)
+        instance.overrides.update(overrides)
+        instance.deploy()
+        return instance
+
+    operation = run_operation(stack_set, "UPDATE", targets, *_operation_args(self), work)
+    return ActionResult({"OperationId": operation["OperationId"]})
+
+
+def update_stack_set(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    template = self._get_param("TemplateBody")
+    if self._get_param("TemplateURL"):
+        template = self._get_stack_from_s3_url(self._get_param("TemplateURL"))
+    incoming = self._get_param("Parameters", [])
+    parameters = {
+        p["ParameterKey"]: (
+            stack_set.parameters.get(p["ParameterKey"], "")
+            if p.get("UsePreviousValue")
+            else p.get("ParameterValue", "")
+        )
+        for p in incoming
+    }
+    accounts = self._get_param("Accounts", [])
+    regions = self._get_param("Regions", [])
+    if accounts and regions:
+        targets = targets_of(accounts, regions)
+    else:
+        targets = [(i.account_id, i.region_name) for i in stack_set.instances.stack_instances]
+    operation_id, preferences = _operation_args(self)
+    if operation_id and any(op["OperationId"] == operation_id for op in stack_set.operations):
+        return ActionResult({"OperationId": operation_id})  # retried request: same operation
+    if template:
+        stack_set.template = template
+    if incoming:
+        stack_set.parameters = parameters
+    if self._get_param("Description") is not None:
+        stack_set.description = self._get_param("Description")
+
+    def work(account: str, region: str) -> LocalStackInstance:
+        instance = find_instance(stack_set, account, region)
+        instance.deploy()
+        return instance
+
+    operation = run_operation(stack_set, "UPDATE", targets, operation_id, preferences, work)
+    return ActionResult({"OperationId": operation["OperationId"]})
+
+
+def delete_stack_instances(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    retain = bool(self._get_param("RetainStacks"))
+    targets = targets_of(self._get_param("Accounts", []), self._get_param("Regions", []))
+
+    def work(account: str, region: str) -> None:
+        try:
+            instance = find_instance(stack_set, account, region)
+        except StackInstanceNotFoundError:
+            return None
+        instance.delete(retain)
+        stack_set.instances.stack_instances.remove(instance)
+        return None
+
+    operation = run_operation(stack_set, "DELETE", targets, *_operation_args(self), work)
+    return ActionResult({"OperationId": operation["OperationId"]})
+
+
+def describe_stack_set_operation(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    operation = refresh(stack_set.get_operation(self._get_param("OperationId")))
+    view: dict[str, Any] = {
+        key: operation[key]
+        for key in (
+            "OperationId",
+            "Action",
+            "Status",
+            "StatusReason",
+            "CreationTimestamp",
+            "OperationPreferences",
+        )
+        if key in operation
+    }
+    view["StackSetId"] = stack_set.id
+    if operation["Status"] != "RUNNING":
+        view["EndTimestamp"] = operation["EndTimestamp"]
+    return ActionResult({"StackSetOperation": view})
+
+
+def list_stack_set_operation_results(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    operation = refresh(stack_set.get_operation(self._get_param("OperationId")))
+    if operation["Status"] == "RUNNING":
+        return ActionResult({"Summaries": []})
+    return ActionResult({"Summaries": operation.get("Results", [])})
+
+
+def list_stack_set_operations(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    keys = ("OperationId", "Action", "Status", "StatusReason", "CreationTimestamp", "EndTimestamp")
+    summaries = [
+        {key: op[key] for key in keys if key in op}
+        for op in (refresh(o) for o in stack_set.operations)
+    ]
+    return ActionResult({"Summaries": summaries})
+
+
+def describe_stack_instance(self: Any) -> ActionResult:
+    stack_set = _stack_set(self)
+    instance = find_instance(
+        stack_set, self._get_param("StackInstanceAccount"), self._get_param("StackInstanceRegion")
+    )
+    return ActionResult({"StackInstance": instance.to_dict()})
+
+
+_HANDLERS: dict[str, Callable[[Any], ActionResult]] = {
+    "create_stack_instances": create_stack_instances,
+    "update_stack_instances": update_stack_instances,
+    "update_stack_set": update_stack_set,
+    "delete_stack_instances": delete_stack_instances,
+    "describe_stack_set_operation": describe_stack_set_operation,
+    "list_stack_set_operation_results": list_stack_set_operation_results,
+    "list_stack_set_operations": list_stack_set_operations,
+    "describe_stack_instance": describe_stack_instance,
+}
+
+
+def _patch_handlers() -> None:
+    for name, handler in _HANDLERS.items():
+        setattr(CloudFormationResponse, name, handler)
+    for name in FAULTABLE:
+        original = getattr(CloudFormationResponse, name)
+        setattr(CloudFormationResponse, name, _with_faults(_camel(name), original))

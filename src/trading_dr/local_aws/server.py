@@ -1,0 +1,74 @@
+"""Run the local AWS: moto's `ThreadedMotoServer` on 127.0.0.1 with the extension."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from types import TracebackType
+
+LOCAL_HOST = "127.0.0.1"
+# Credentials the local endpoint accepts; never real ones.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class LocalAws:
+    """An in-process local AWS endpoint; `port=0` picks a free port.
+
+    Use as a context manager, or start()/stop(). All state lives in this process's moto
+    backends: `reset()` empties them between tests.
+    """
+
+    def __init__(self, port: int = 0, verbose: bool = False) -> None:
+        self._port = port
+        self._verbose = verbose
+        self._server: object | None = None
+        self.endpoint_url = ""
+
+    def start(self) -> LocalAws:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as exc:  # moto[server] is the optional `local` extra
+            from trading_dr.errors import UsageError
+
+            raise UsageError(
+                "the local AWS needs moto's server mode; fix: pip install -e '.[local]'"
+            ) from exc
+        from trading_dr.local_aws.extension import install
+
+        install()
+        if not self._verbose:
+            # One log line per request (werkzeug) and moto's per-resource warnings would
+            # drown the deployer's own progress output.
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            logging.getLogger("moto").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address=LOCAL_HOST, port=self._port, verbose=self._verbose)
+        server.start()
+        host, port = server.get_host_and_port()
+        self._server = server
+        self.endpoint_url = f"http://{host}:{port}"
+        return self
+
+    def reset(self) -> None:
+        """Forget every resource (moto's /moto-api/reset) and every armed fault."""
+        from trading_dr.local_aws import faults
+
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        faults.clear()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()  # type: ignore[attr-defined]
+            self._server = None
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

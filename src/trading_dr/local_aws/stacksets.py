@@ -1,0 +1,243 @@
+"""StackSet operations that behave like AWS's for the rollout: they redeploy and can fail.
+
+moto 5.2 creates a stack per instance but `update_stack_set` only stores the template,
+`update_stack_instances` only stores the overrides, a failing resource turns into an
+HTTP 500, operation ids and preferences are ignored, and the instance's StackId does
+not name its stack. Here each operation (create, update, update-instances, delete):
+- deploys the stack set's template with `Parameters | ParameterOverrides` to every
+  targeted instance, re-creating a stack whose creation failed (as AWS does);
+- records per-instance results and reasons; fails once failures exceed
+  `FailureToleranceCount` and cancels the instances not yet reached;
+- is idempotent on `OperationId`, and refuses to start while another operation of the
+  same stack set is RUNNING (`faults.set_operation_seconds` makes them last).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+from moto.cloudformation.models import Event, Stack, StackSet, cloudformation_backends
+from moto.core.utils import utcnow
+
+from trading_dr.local_aws import faults
+
+FAILED_STACK_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE"}
+
+
+class OperationInProgressError(CloudFormationError):
+    code = "OperationInProgressException"
+
+
+class OperationIdAlreadyExistsError(CloudFormationError):
+    code = "OperationIdAlreadyExistsException"
+
+
+class StackInstanceNotFoundError(CloudFormationError):
+    code = "StackInstanceNotFoundException"
+
+
+class InjectedResourceError(Exception):
+    """A resource failed on purpose (see faults.fail_resource)."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.reason = reason
+
+
+class LocalStackInstance:
+    """A stack instance as AWS reports it, with the stack it really deployed."""
+
+    def __init__(self, stack_set: StackSet, account: str, region: str) -> None:
+        self.stack_set = stack_set
+        self.account_id = account
+        self.region_name = region
+        self.overrides: dict[str, str] = {}
+        self.stack: Stack | None = None
+        self.status = "OUTDATED"
+        self.detailed = "PENDING"
+        self.reason: str | None = None
+
+    @property
+    def backend(self) -> Any:
+        return cloudformation_backends[self.account_id][self.region_name]
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "StackSetId": self.stack_set.id,
+            "Region": self.region_name,
+            "Account": self.account_id,
+            "Status": self.status,
+            "StackInstanceStatus": {"DetailedStatus": self.detailed},
+            "ParameterOverrides": [
+                {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self.overrides.items())
+            ],
+            "DriftStatus": "NOT_CHECKED",
+        }
+        if self.stack is not None:
+            result["StackId"] = self.stack.stack_id
+        if self.reason:
+            result["StatusReason"] = self.reason
+        return result
+
+    def deploy(self) -> None:
+        """Bring the stack to the stack set's template and parameters; record the outcome."""
+        parameters = {**self.stack_set.parameters, **self.overrides}
+        template = self.stack_set.template
+        creating = self.stack is None or self.stack.status in FAILED_STACK_STATES
+        try:
+            if creating:
+                self._discard_failed_stack()
+                name = f"StackSet-{self.stack_set.name}-{uuid.uuid4()}"
+                self.stack = None
+                self.stack = self.backend.create_stack(
+                    name=name, template=template, parameters=parameters
+                )
+            else:
+                assert self.stack is not None
+                self.stack.update(template, parameters=parameters)
+        except Exception as exc:
+            self._record_failure(exc, "CREATE" if creating else "UPDATE", name if creating else "")
+            return
+        self.status, self.detailed, self.reason = "CURRENT", "SUCCEEDED", None
+
+    def _discard_failed_stack(self) -> None:
+        if self.stack is None or self.stack.status == "DELETE_COMPLETE":
+            return
+        stack_id = self.stack.stack_id
+        self.backend.stacks.pop(stack_id, None)
+        self.stack.status = "DELETE_COMPLETE"
+        self.backend.deleted_stacks[stack_id] = self.stack
+
+    def _record_failure(self, exc: Exception, verb: str, created_name: str) -> None:
+        if self.stack is None and created_name:
+            # moto stored the stack before its resources failed: find it by name.
+            self.stack = next(
+                (s for s in self.backend.stacks.values() if s.name == created_name), None
+            )
+        if isinstance(exc, InjectedResourceError):
+            where = f"ResourceLogicalId:{exc.logical_id}, ResourceType:{exc.resource_type}, "
+            reason = f"{where}ResourceStatusReason:{exc.reason}."
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        if self.stack is not None:
+            if isinstance(exc, InjectedResourceError):
+                self.stack.events.append(
+                    Event(
+                        stack_id=self.stack.stack_id,
+                        stack_name=self.stack.name,
+                        logical_resource_id=exc.logical_id,
+                        physical_resource_id="",
+                        resource_type=exc.resource_type,
+                        resource_status=f"{verb}_FAILED",
+                        resource_status_reason=exc.reason,
+                        resource_properties=None,
+                    )
+                )
+            self.stack.status = (
+                "ROLLBACK_COMPLETE" if verb == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
+            )
+            self.stack._add_stack_event(self.stack.status, resource_status_reason=reason)
+        self.status, self.detailed, self.reason = "OUTDATED", "FAILED", reason
+
+    def delete(self, retain: bool = False) -> None:
+        if self.stack is not None and not retain and self.stack.status != "DELETE_COMPLETE":
+            self.backend.delete_stack(self.stack.stack_id)
+
+
+def _instances(stack_set: StackSet) -> list[LocalStackInstance]:
+    # The extension keeps LocalStackInstance objects in moto's list.
+    instances: list[LocalStackInstance] = stack_set.instances.stack_instances  # type: ignore[assignment]
+    return instances
+
+
+def find_instance(stack_set: StackSet, account: str, region: str) -> LocalStackInstance:
+    for instance in _instances(stack_set):
+        if instance.account_id == account and instance.region_name == region:
+            return instance
+    raise StackInstanceNotFoundError(
+        f"Stack instance {account}/{region} of stack set {stack_set.name} not found"
+    )
+
+
+def refresh(operation: dict[str, Any]) -> dict[str, Any]:
+    """Move a RUNNING operation to its final status once its simulated time is over."""
+    if operation["Status"] == "RUNNING" and time.monotonic() >= operation["ReadyAt"]:
+        operation["Status"] = operation["FinalStatus"]
+        operation["EndTimestamp"] = utcnow()
+    return operation
+
+
+def run_operation(
+    stack_set: StackSet,
+    action: str,
+    targets: list[tuple[str, str]],
+    operation_id: str | None,
+    preferences: dict[str, Any],
+    work: Any,
+) -> dict[str, Any]:
+    """Run `work(instance_or_target)` for each (account, region); record the operation."""
+    for existing in stack_set.operations:
+        if operation_id and existing["OperationId"] == operation_id:
+            if existing["Action"] != action:
+                raise OperationIdAlreadyExistsError(f"operation id {operation_id} already used")
+            return existing  # a retried request with the same id starts nothing new
+    running = [op for op in stack_set.operations if refresh(op)["Status"] == "RUNNING"]
+    if running:
+        raise OperationInProgressError(
+            f"Another Operation on StackSet [{stack_set.id}] is in progress: "
+            f"{running[0]['OperationId']}"
+        )
+    tolerance = int(preferences.get("FailureToleranceCount") or 0)
+    results: list[dict[str, Any]] = []
+    failures = 0
+    for account, region in targets:
+        if failures > tolerance:
+            results.append(
+                _result(
+                    account, region, "CANCELLED", "Cancelled since failure tolerance has exceeded"
+                )
+            )
+            continue
+        instance: LocalStackInstance | None = work(account, region)
+        if instance is not None and instance.detailed == "FAILED":
+            failures += 1
+            results.append(_result(account, region, "FAILED", instance.reason))
+        else:
+            results.append(_result(account, region, "SUCCEEDED", None))
+    final = "FAILED" if failures > tolerance else "SUCCEEDED"
+    seconds = faults.operation_seconds()
+    operation = {
+        "OperationId": operation_id or str(uuid.uuid4()),
+        "Action": action,
+        "Status": "RUNNING" if seconds > 0 else final,
+        "FinalStatus": final,
+        "ReadyAt": time.monotonic() + seconds,
+        "CreationTimestamp": utcnow(),
+        "EndTimestamp": utcnow() + timedelta(seconds=seconds),
+        "Instances": [{account: region} for account, region in targets],
+        "Results": results,
+        "OperationPreferences": preferences,
+    }
+    if final == "FAILED":
+        operation["StatusReason"] = "The Operation failed: see the results of its stack instances"
+    stack_set.operations.append(operation)
+    return operation
+
+
+def _result(account: str, region: str, status: str, reason: str | None) -> dict[str, Any]:
+    result = {"Account": account, "Region": region, "Status": status}
+    if reason:
+        result["StatusReason"] = reason
+    return result
+
+
+def targets_of(accounts: list[str], regions: list[str]) -> list[tuple[str, str]]:
+    if not accounts or not regions:
+        raise ValidationError(message="Accounts and Regions are required")
+    return [(account, region) for region in regions for account in accounts]
