@@ -151,7 +151,7 @@ def _outcome(
         return RecordResult(record.message_id, tid, outcome, reason)
 
     reference = stored.existing.get(tid, first[tid])
-    if trade.canonical() != reference.canonical():
+    if reference is not trade and trade.canonical() != reference.canonical():
         return result(Outcome.REJECTED, "trade_id already used for a different trade")
     if store_error is not None:
         return result(Outcome.FAILED, f"not stored: {describe(store_error)}")

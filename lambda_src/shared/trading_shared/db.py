@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -147,11 +148,26 @@ class Connector:
             host=self.settings.host,
             port=self.settings.port,
             database=self.settings.name,
-            ssl_context=self._ssl,
+            sock=self._socket(),
+            # pg8000 reads None as "try TLS, fall back to plain": only False means plain.
+            ssl_context=False if self._ssl is None else self._ssl,
             timeout=self.settings.timeout_s,
             application_name="trading-dr",
         )
         return conn
+
+    def _socket(self) -> socket.socket:
+        """A TCP socket with Nagle off. pg8000 leaves it on, and a multi-row INSERT's
+        parameters span several segments: the last one then waits for the server's delayed
+        ACK, adding ~40 ms to every batch (measured: 100 rows took 50 ms instead of 5)."""
+        address = (self.settings.host, self.settings.port)
+        try:
+            sock = socket.create_connection(address, timeout=self.settings.timeout_s)
+        except OSError as exc:
+            raise InterfaceError(f"cannot connect to {address[0]}:{address[1]}: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return sock
 
 
 def connector(

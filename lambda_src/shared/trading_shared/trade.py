@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,9 +122,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+# One decoder for all calls: json.loads(..., parse_float=...) builds a new one each time.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def loads(text: str | bytes) -> Any:
     """json.loads with exact decimals and without NaN/Infinity (which JSON does not have)."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 def parse_json_body(raw: bytes) -> Any:
@@ -164,7 +167,11 @@ def parse_trade(payload: object) -> Trade:
 
 
 def trade_from_message(body: str) -> Trade:
-    return parse_trade(parse_json_body(body.encode("utf-8")))
+    try:
+        payload = loads(body)
+    except ValueError as exc:
+        raise TradeValidationError([FieldError("body", f"malformed JSON: {exc}")]) from exc
+    return parse_trade(payload)
 
 
 def _as_object(payload: object) -> Mapping[str, Any]:
@@ -181,10 +188,10 @@ def _unexpected_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> lis
 
 def _parse_fields(data: Mapping[str, Any], errors: list[FieldError]) -> Trade | None:
     trade_id = _required(data, "trade_id", errors, _uuid)
-    account_id = _required(data, "account_id", errors, _pattern(ACCOUNT_RE, "an account id"))
-    symbol = _required(data, "symbol", errors, _pattern(SYMBOL_RE, "an upper-case symbol"))
-    side = _required(data, "side", errors, _choice(Side))
-    order_type = _required(data, "order_type", errors, _choice(OrderType))
+    account_id = _required(data, "account_id", errors, _account)
+    symbol = _required(data, "symbol", errors, _symbol)
+    side = _required(data, "side", errors, _side)
+    order_type = _required(data, "order_type", errors, _order_type)
     quantity = _required(data, "quantity", errors, _amount)
     client_timestamp = _required(data, "client_timestamp", errors, _timestamp)
 
@@ -245,7 +252,7 @@ def _uuid(value: object) -> str:
     # bare hex, giving one order several spellings of its idempotency key.
     if not isinstance(value, str) or not UUID_RE.match(value):
         raise ValueError("must be a UUID string such as 123e4567-e89b-42d3-a456-426614174000")
-    return str(uuid.UUID(value))
+    return value.lower()  # the pattern admits only the canonical form, in either case
 
 
 def _pattern(regex: re.Pattern[str], what: str) -> Callable[[object], str]:
@@ -261,16 +268,30 @@ def _pattern(regex: re.Pattern[str], what: str) -> Callable[[object], str]:
 
 def _choice(enum: type[Side] | type[OrderType]) -> Callable[[object], Any]:
     allowed = " or ".join(m.value for m in enum)
+    members: dict[object, Any] = {m.value: m for m in enum}  # Enum(value) is slow
 
     def check(value: object) -> Any:
-        if not isinstance(value, str) or value not in enum.__members__:
+        member = members.get(value) if isinstance(value, str) else None
+        if member is None:
             raise ValueError(f"must be {allowed}")
-        return enum(value)
+        return member
 
     return check
 
 
+# The canonical form every queue message uses; checked by one regex on the hot path.
+PLAIN_AMOUNT_RE = re.compile(rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_SCALE}}})?$")
+
+
 def _amount(value: object) -> Decimal:
+    if isinstance(value, str) and PLAIN_AMOUNT_RE.match(value):
+        amount = Decimal(value)
+        if amount > 0:
+            return amount
+    return _amount_slow(value)
+
+
+def _amount_slow(value: object) -> Decimal:
     # bool is an int subclass: `true` must not become a quantity of 1.
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise ValueError("must be a decimal number or a decimal string")
@@ -301,3 +322,9 @@ def _timestamp(value: object) -> datetime:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("must include a timezone offset (e.g. Z)")
     return parsed.astimezone(UTC)
+
+
+_account = _pattern(ACCOUNT_RE, "an account id")
+_symbol = _pattern(SYMBOL_RE, "an upper-case symbol")
+_side = _choice(Side)
+_order_type = _choice(OrderType)

@@ -1,0 +1,101 @@
+"""What the Lambda benchmarks share: the local PostgreSQL, moto, and the functions' modules.
+
+Not a benchmark itself: imported by processor_throughput.py and soak.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+ROOT = Path(__file__).resolve().parents[1]
+for _path in ("shared", "intake", "processor", "health", "migrate"):
+    sys.path.insert(0, str(ROOT / "lambda_src" / _path))
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+import migrate_logic  # noqa: E402
+from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from tests.support.postgres import PostgresServer, running_postgres  # noqa: E402
+
+REGION = "us-east-1"
+DB_NAME = "trading"
+APP_USER = "trading_app"
+APP_PASSWORD = "bench-app-password"
+AUDIT_BUCKET = "audit-bench"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "bench"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:bench"
+    aws_request_id: str = ""
+
+
+def context() -> LambdaContext:
+    return cast(LambdaContext, FakeContext(aws_request_id=str(uuid.uuid4())))
+
+
+@contextmanager
+def environment(*, durable: bool = True) -> Iterator[PostgresServer]:
+    """A durable local PostgreSQL with the migrated schema, moto for AWS, the processor's
+    environment variables set: what the processor sees in a region, minus the network."""
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+    with running_postgres(durable=durable) as server, mock_aws():
+        server.create_database(DB_NAME)
+        conn = server.connect(DB_NAME)
+        migrate_logic.apply(conn, migrate_logic.discover())
+        conn.run(f"ALTER ROLE {APP_USER} PASSWORD '{APP_PASSWORD}'")
+        conn.close()
+        secret = boto3.client("secretsmanager").create_secret(
+            Name="rds!cluster-bench",
+            SecretString=json.dumps({"username": APP_USER, "password": APP_PASSWORD}),
+        )
+        boto3.client("s3").create_bucket(Bucket=AUDIT_BUCKET)
+        os.environ.update(
+            {
+                "DB_HOST": server.host,
+                "DB_PORT": str(server.port),
+                "DB_NAME": DB_NAME,
+                "DB_SECRET_ARN": secret["ARN"],
+                "DB_TLS": "disable",
+                "AUDIT_BUCKET": AUDIT_BUCKET,
+            }
+        )
+        yield server
+
+
+def trade(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "trade_id": str(uuid.uuid4()),
+        "account_id": "acct-bench",
+        "symbol": "MSFT",
+        "side": "BUY",
+        "order_type": "LIMIT",
+        "quantity": "25.5",
+        "limit_price": "412.12345678",
+        "client_timestamp": "2024-05-01T12:00:00.123456Z",
+    }
+    body.update(overrides)
+    return body
+
+
+def quiet() -> Any:
+    """Lambda ships stdout (logs, EMF metrics) to CloudWatch; here it goes nowhere."""
+    return redirect_stdout(open(os.devnull, "w"))

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Soak: 10,000 trades through intake, an SQS queue with a DLQ, and the processor.
+
+Intake (the real handler, sessions in DynamoDB) enqueues every trade; SQS is moto's, with
+a redrive policy to a DLQ. The queue is drained the way Lambda's event source mapping does
+it (batches of up to 100, failed records left for redelivery, successes deleted), while
+10% of trades are delivered twice, 1% of messages are malformed, and the database restarts
+twice mid-run (once cleanly, once as a crash). The processor's answers decide everything:
+a record it reports fails comes back, and after maxReceiveCount receipts goes to the DLQ.
+
+Checked at the end, from the database and the audit objects:
+- stored: trades in the table; lost: accepted trades not stored;
+- duplicated: trades audited as `stored` more than once (each copy would be a double book);
+- dlq: messages in the DLQ, expected to be exactly the malformed ones.
+Last line: `trades N; stored N; lost 0; duplicated 0; dlq K (expected K)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+from lambda_rig import AUDIT_BUCKET, DB_NAME, REGION, context, environment, quiet, trade
+
+SESSION = "sess-soak-0123456789abcdef"
+ACCOUNT = "acct-soak"
+MAX_RECEIVE_COUNT = 5
+BATCH = 100
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trades", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+
+    with environment(durable=True) as server:
+        import intake_handler
+        import processor_handler
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        dlq_url = sqs.create_queue(QueueName="trades-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+        queue_url = sqs.create_queue(
+            QueueName="trades",
+            # 0 s: a record reported failed is visible again at once (no waiting in a soak).
+            Attributes={"VisibilityTimeout": "0", "RedrivePolicy": json.dumps(redrive)},
+        )["QueueUrl"]
+        dynamodb.create_table(
+            TableName="user-sessions-soak",
+            AttributeDefinitions=[{"AttributeName": "session_token", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "session_token", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(
+            TableName="user-sessions-soak",
+            Item={
+                "session_token": {"S": SESSION},
+                "expires_at": {"N": str(int(time.time()) + 86_400)},
+                "account_id": {"S": ACCOUNT},
+            },
+        )
+        os.environ.update(
+            {"TRADE_QUEUE_URL": queue_url, "SESSIONS_TABLE_NAME": "user-sessions-soak"}
+        )
+
+        # 1. Intake: every trade posted once through the handler.
+        accepted: list[str] = []
+        with quiet():
+            for _ in range(args.trades):
+                order = trade(account_id=ACCOUNT, session_token=SESSION)
+                event = {"httpMethod": "POST", "path": "/trades", "body": json.dumps(order)}
+                response = intake_handler.handler(event, context())
+                assert response["statusCode"] == 202, response
+                accepted.append(order["trade_id"])
+        intake_done = time.perf_counter()
+
+        # 2. Faults injected into the queue: duplicate deliveries and malformed messages.
+        duplicates = rng.sample(accepted, args.trades // 10)
+        malformed = args.trades // 100
+        extra = [json.dumps(_canonical_trade(tid, ACCOUNT)) for tid in duplicates]
+        # Malformed in several ways: cut JSON, wrong shape, invalid fields, empty object.
+        shapes = ['{"trade_id": "', "[]", '{"trade_id": "x", "side": "HOLD"}', "{}", "null"]
+        extra += [shapes[i % len(shapes)] for i in range(malformed)]
+        rng.shuffle(extra)
+        for i in range(0, len(extra), 10):
+            sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(j), "MessageBody": b} for j, b in enumerate(extra[i : i + 10])],
+            )
+        expected_messages = args.trades + len(extra)
+
+        # 3. Drain like the event source mapping, restarting the database twice.
+        restarts = {expected_messages // 3: "fast", 2 * expected_messages // 3: "immediate"}
+        handled = invocations = reported = 0
+        with quiet():
+            while True:
+                records = _receive(sqs, queue_url)
+                if not records:
+                    break
+                for threshold, mode in list(restarts.items()):
+                    if handled >= threshold:
+                        del restarts[threshold]
+                        server.stop(mode)
+                        # The batch that meets the dead database is reported and comes back.
+                        reported += _process(processor_handler, sqs, queue_url, records)
+                        invocations += 1
+                        server.start()
+                        records = _receive(sqs, queue_url)
+                handled += len(records)
+                reported += _process(processor_handler, sqs, queue_url, records)
+                invocations += 1
+        drained = time.perf_counter()
+
+        # 4. Outcome, from the database and the audit trail.
+        conn = server.connect(DB_NAME)
+        stored = {str(r[0]) for r in conn.run("SELECT trade_id FROM trades")}
+        conn.close()
+        audited: Counter[str] = Counter()
+        for obj in s3.list_objects_v2(Bucket=AUDIT_BUCKET, MaxKeys=100_000).get("Contents", []):
+            body = s3.get_object(Bucket=AUDIT_BUCKET, Key=obj["Key"])["Body"].read()
+            for line in body.decode().splitlines():
+                record = json.loads(line)
+                if record["outcome"] == "stored":
+                    audited[record["trade_id"]] += 1
+        dlq = int(
+            sqs.get_queue_attributes(
+                QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+        )
+        if processor_handler._runtime is not None:
+            processor_handler._runtime.store.connections.discard()
+
+    lost = len(set(accepted) - stored)
+    duplicated = sum(n - 1 for n in audited.values() if n > 1)
+    assert set(audited) == stored, "audit trail and table disagree"
+    print(
+        f"intake {intake_done - started:.1f} s; drain {drained - intake_done:.1f} s, "
+        f"{invocations} invocations, {reported} records reported failed; "
+        f"{len(duplicates)} duplicate deliveries, {malformed} malformed, 2 database restarts"
+    )
+    print(
+        f"trades {len(accepted)}; stored {len(stored)}; lost {lost}; duplicated {duplicated}; "
+        f"dlq {dlq} (expected {malformed})"
+    )
+
+
+def _canonical_trade(trade_id: str, account: str) -> dict[str, Any]:
+    """The same trade the intake enqueued (trade() is deterministic apart from the id)."""
+    body = trade(trade_id=trade_id, account_id=account)
+    body["quantity"], body["limit_price"] = "25.5", "412.12345678"
+    return body
+
+
+def _receive(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Up to one batch, gathered by several ReceiveMessage calls as the mapping does."""
+    records: list[dict[str, Any]] = []
+    while len(records) < BATCH:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=30,  # in flight until this batch is answered
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not messages:
+            break
+        records += messages
+    return records
+
+
+def _process(handler_module: Any, sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> int:
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"]
+                },
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
+    }
+    failed = {
+        f["itemIdentifier"] for f in handler_module.handler(event, context())["batchItemFailures"]
+    }
+    done = [m for m in messages if m["MessageId"] not in failed]
+    for i in range(0, len(done), 10):
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
+                for j, m in enumerate(done[i : i + 10])
+            ],
+        )
+    # What the mapping does with reported records: they become visible again (here at once).
+    for m in messages:
+        if m["MessageId"] in failed:
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+            )
+    return len(failed)
+
+
+if __name__ == "__main__":
+    main()
