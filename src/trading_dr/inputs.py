@@ -17,6 +17,7 @@ from troposphere import Equals, Not, Parameter, Ref, Template
 from trading_dr.context import StackContext
 
 REPLICATE_CONDITION = "ReplicateToPeer"
+FENCED_CONDITION = "PeerCanFence"
 ARN_PATTERN = r"^$|^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$"
 
 
@@ -84,6 +85,25 @@ class StageInputs:
     @property
     def peer_data_key_arn(self) -> Ref:
         return self._peer_arn("PeerDataKeyArn", "Data KMS key ARN (encrypts replicas there)")
+
+    @property
+    def peer_fence_health_check_id(self) -> Ref:
+        """The peer's "fenced by the peer" Route 53 check (its output FenceHealthCheckId)."""
+        return self._parameter(
+            "PeerFenceHealthCheckId",
+            f"Route 53 health check of the {self._peer} stack, unhealthy once the workflow there "
+            "fenced this region (peer output FenceHealthCheckId); empty until the peer exists",
+            AllowedPattern=r"^$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        )
+
+    @property
+    def fenced_by_peer_condition(self) -> str:
+        """Name of the condition that is true once the peer's fence check exists."""
+        if FENCED_CONDITION not in self._template.conditions:
+            self._template.add_condition(
+                FENCED_CONDITION, Not(Equals(self.peer_fence_health_check_id, ""))
+            )
+        return FENCED_CONDITION
 
     @property
     def replicate_condition(self) -> str:

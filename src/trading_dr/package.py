@@ -40,6 +40,8 @@ FUNCTIONS: Mapping[str, tuple[str, ...]] = {
     "processor": (POWERTOOLS, PG8000),
     "health": (POWERTOOLS, PG8000),
     "migrate": (POWERTOOLS, PG8000),
+    # boto3 and the standard library only: it is a readiness check, not an app.
+    "validator": (),
 }
 SHARED_PACKAGE = "trading_shared"
 # In every Lambda Python runtime already; vendoring them would pin an SDK for no gain.

@@ -39,6 +39,19 @@ UNSCOPED_ACTIONS: dict[str, str] = {
     "ec2:DeleteNetworkInterface": "Lambda deletes ENIs it created; the ARN is unknown in advance",
     "ec2:AssignPrivateIpAddresses": "Lambda assigns IPs to ENIs whose ARN is unknown in advance",
     "ec2:UnassignPrivateIpAddresses": "Lambda releases IPs of ENIs whose ARN is unknown in advance",
+    "xray:GetSamplingRules": "X-Ray sampling rules accept no resource-level permission for "
+    "Step Functions tracing",
+    "xray:GetSamplingTargets": "X-Ray sampling targets accept no resource-level permission",
+    # Step Functions logging: AWS documents these log-delivery actions as Resource "*" only.
+    "logs:CreateLogDelivery": "log delivery for Step Functions supports only Resource '*'",
+    "logs:GetLogDelivery": "log delivery for Step Functions supports only Resource '*'",
+    "logs:UpdateLogDelivery": "log delivery for Step Functions supports only Resource '*'",
+    "logs:DeleteLogDelivery": "log delivery for Step Functions supports only Resource '*'",
+    "logs:ListLogDeliveries": "log delivery for Step Functions supports only Resource '*'",
+    "logs:PutResourcePolicy": "account-level log resource policy (vended logs); no resource type",
+    "logs:DescribeResourcePolicies": "lists account-level log resource policies; no resource type",
+    "logs:DescribeLogGroups": "Step Functions checks the log destination; Describe* is unscoped",
+    "cloudwatch:GetMetricData": "GetMetricData has no resource type; it reads metrics only",
 }
 
 

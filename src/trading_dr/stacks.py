@@ -12,18 +12,30 @@ from dataclasses import dataclass
 from troposphere import Join, Output, Template
 
 from trading_dr.api import add_api
-from trading_dr.application import PROCESSOR_TIMEOUT_S, add_application
+from trading_dr.application import PROCESSOR_TIMEOUT_S, ApplicationRefs, add_application
 from trading_dr.config import Environment, Role
 from trading_dr.context import StackContext
 from trading_dr.database import add_database, add_global_cluster
 from trading_dr.dns import add_alias_record, add_hosted_zone
+from trading_dr.failover import add_failover_workflow
 from trading_dr.functions import Artifacts
-from trading_dr.inputs import add_stage_inputs
+from trading_dr.inputs import StageInputs, add_stage_inputs
 from trading_dr.keys import add_keys
+from trading_dr.monitoring import add_monitoring
 from trading_dr.network import add_network
 from trading_dr.parameters import add_string_parameter
 from trading_dr.queues import add_queues
-from trading_dr.refs import AWSHelperFn
+from trading_dr.readiness import HEALTH_CHECK_ID_PARAMETER, ValidatorInputs, add_validator
+from trading_dr.refs import (
+    ApiRefs,
+    AWSHelperFn,
+    DatabaseRefs,
+    KeyRefs,
+    NetworkRefs,
+    QueueRefs,
+    StorageRefs,
+)
+from trading_dr.routing import add_routing
 from trading_dr.sessions import add_sessions_table
 from trading_dr.storage import add_storage
 
@@ -38,6 +50,11 @@ class RegionalProfile:
     description: str
     # Resources only this role has: the schema migrator needs the writer's master secret.
     only_here: frozenset[str] = frozenset()
+    # Route 53 failover role of this region's record for the API name.
+    failover_record: str = "PRIMARY"
+    # Whether the peer-unhealthy alarm starts the unplanned failover workflow here. Only
+    # the secondary: failing back to the primary is a planned decision, never automatic.
+    start_failover_on_peer_unhealthy: bool = False
 
 
 REGIONAL_PROFILES: dict[Role, RegionalProfile] = {
@@ -50,6 +67,8 @@ REGIONAL_PROFILES: dict[Role, RegionalProfile] = {
         db_writer=False,
         description="secondary region: Aurora secondary member; replicates S3 back to the "
         "primary for failback",
+        failover_record="SECONDARY",
+        start_failover_on_peer_unhealthy=True,
     ),
 }
 
@@ -114,6 +133,8 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
         db.endpoint,
         f"Aurora cluster endpoint in {ctx.region}",
     )
+    failover = _add_failover(template, ctx, profile, inputs, network, keys, db, storage,
+                             queues, app, api, code_keys)  # fmt: skip
 
     _output(template, "VpcId", network.vpc_id, "VPC id")
     _output(
@@ -141,7 +162,63 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
     _output(template, "ApiRegionalDomain", api.regional_domain, "This region's own API name")
     if app.migrate is not None:
         _output(template, "MigrateFunctionName", app.migrate.name, "Invoke once per rollout")
+    _output(template, "AlarmTopicArn", failover.topic_arn, "Alarm and failover notifications")
+    _output(template, "HealthCheckId", failover.health_check_id, "Route 53 check of /health here")
+    _output(
+        template, "FenceHealthCheckId", failover.fence_health_check_id,
+        "Route 53 check that fails once this region fenced its peer (the peer's stage input)",
+    )  # fmt: skip
+    _output(
+        template, "FailoverStateMachineArn", failover.state_machine_arn,
+        "Failover workflow moving the writer here (trading-dr failover)",
+    )  # fmt: skip
     return template
+
+
+@dataclass(frozen=True)
+class _FailoverParts:
+    topic_arn: AWSHelperFn
+    health_check_id: AWSHelperFn
+    fence_health_check_id: AWSHelperFn
+    state_machine_arn: AWSHelperFn
+
+
+def _add_failover(
+    template: Template, ctx: StackContext, profile: RegionalProfile, inputs: StageInputs,
+    network: NetworkRefs, keys: KeyRefs, db: DatabaseRefs, storage: StorageRefs,
+    queues: QueueRefs, app: ApplicationRefs, api: ApiRefs, code_keys: Mapping[str, str],
+) -> _FailoverParts:  # fmt: skip
+    """Alarms, Route 53 failover, the validator and the failover workflow (issue 4)."""
+    monitoring = add_monitoring(
+        template, ctx, db.cluster_id,
+        {"intake": app.intake, "processor": app.processor, "health": app.health},
+        queues, api.stage_name, inputs.sessions_table_name, ("config", "audit"),
+    )  # fmt: skip
+    routing = add_routing(template, ctx, api, inputs, profile.failover_record, monitoring.topic_arn)
+    add_string_parameter(
+        template, ctx, "HealthCheckIdParameter", HEALTH_CHECK_ID_PARAMETER,
+        routing.health_check_id, f"Route 53 health check of {ctx.regional_domain}/health",
+    )  # fmt: skip
+    validator = add_validator(
+        template, ctx, network, keys, Artifacts(inputs.artifact_bucket, code_keys), inputs,
+        ValidatorInputs(
+            global_cluster_id=inputs.global_cluster_id, db=db,
+            sessions_table=inputs.sessions_table_name,
+            config_bucket=storage.config_bucket, config_bucket_arn=storage.config_bucket_arn,
+            audit_bucket=storage.audit_bucket, audit_bucket_arn=storage.audit_bucket_arn,
+            health_check_id=routing.health_check_id,
+        ),
+    )  # fmt: skip
+    workflow = add_failover_workflow(
+        template, ctx, inputs.global_cluster_id, db.cluster_arn, validator, monitoring,
+        routing, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,
+    )  # fmt: skip
+    return _FailoverParts(
+        topic_arn=monitoring.topic_arn,
+        health_check_id=routing.health_check_id,
+        fence_health_check_id=routing.fence_health_check_id,
+        state_machine_arn=workflow.state_machine_arn,
+    )
 
 
 def build_templates(env: Environment, code_keys: Mapping[str, str]) -> dict[Role, Template]:

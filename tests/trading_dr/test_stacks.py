@@ -44,6 +44,11 @@ REGIONAL_OUTPUTS = {
     "TradeDeadLetterQueueUrl",
     "ApiFailoverDomain",
     "ApiRegionalDomain",
+    # Failover (issue 4): the peer's PeerFenceHealthCheckId comes from FenceHealthCheckId.
+    "AlarmTopicArn",
+    "HealthCheckId",
+    "FenceHealthCheckId",
+    "FailoverStateMachineArn",
 }
 
 

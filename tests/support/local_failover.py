@@ -1,0 +1,190 @@
+"""moto, extended just enough to execute the failover workflow in-process.
+
+moto 5.2 executes Step Functions state machines (with `execute_state_machine`) and routes
+`aws-sdk:` tasks to its own backends, but it does not implement Aurora's global
+`FailoverGlobalCluster` / `SwitchoverGlobalCluster`, and its Wait states sleep for real.
+`local_failover()` adds, for the duration of a `with` block:
+
+- both RDS actions, with AWS's observable behaviour: the call returns at once with the
+  global cluster `failing-over` / `switching-over`; the writer flag moves to the target
+  member (and the status returns to `available`) only after `complete_after_polls`
+  further DescribeGlobalClusters calls, as a real promotion completes after some polls;
+  a switchover refuses `AllowDataLoss` and a target that is not a secondary member;
+- fault injection: `reject_promotion` makes both calls fail with an RDS fault, `stall`
+  leaves the promotion in progress forever (the writer never moves);
+- instant Wait states: the seconds each Wait asked for are recorded instead of slept.
+
+Everything else is stock moto. The module restores moto on exit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda_simple.models import lambda_simple_backends
+from moto.core.responses import ActionResult
+from moto.rds.exceptions import RDSClientError
+from moto.rds.models import GlobalCluster, RDSBackend, rds_backends
+from moto.rds.responses import RDSResponse
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+
+ACCOUNT = "123456789012"
+# moto keeps every global cluster in the us-east-1 backend (global clusters have no region).
+GLOBAL_BACKEND_REGION = "us-east-1"
+
+
+class GlobalClusterNotFoundError(RDSClientError):
+    def __init__(self, identifier: str) -> None:
+        super().__init__("GlobalClusterNotFoundFault", f"Global cluster {identifier} not found")
+
+
+class InvalidGlobalClusterStateError(RDSClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidGlobalClusterStateFault", message)
+
+
+class InvalidParameterCombinationError(RDSClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidParameterCombination", message)
+
+
+@dataclass
+class _Pending:
+    cluster: GlobalCluster
+    target_arn: str
+    polls_left: int
+
+
+@dataclass
+class FailoverControl:
+    """What the extension did, and the knobs a test may turn while it runs."""
+
+    complete_after_polls: int = 1
+    reject_promotion: bool = False
+    stall: bool = False
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    waits_s: list[int] = field(default_factory=list)
+    describe_calls: int = 0
+    _pending: list[_Pending] = field(default_factory=list)
+
+    # -- RDS behaviour ------------------------------------------------------------------
+    def promote(self, params: dict[str, Any], *, planned: bool) -> GlobalCluster:
+        identifier = params["GlobalClusterIdentifier"]
+        target = params["TargetDbClusterIdentifier"]
+        allow_data_loss = bool(params.get("AllowDataLoss", False))
+        self.calls.append(
+            {
+                "action": "SwitchoverGlobalCluster" if planned else "FailoverGlobalCluster",
+                "GlobalClusterIdentifier": identifier,
+                "TargetDbClusterIdentifier": target,
+                "AllowDataLoss": allow_data_loss,
+            }
+        )
+        backend: RDSBackend = rds_backends[ACCOUNT][GLOBAL_BACKEND_REGION]
+        cluster = backend.global_clusters.get(identifier)
+        if cluster is None:
+            raise GlobalClusterNotFoundError(identifier)
+        if self.reject_promotion:
+            raise InvalidGlobalClusterStateError(
+                f"Global cluster {identifier} is not in a state that allows this operation"
+            )
+        if planned and allow_data_loss:
+            raise InvalidParameterCombinationError("switchover does not take AllowDataLoss")
+        members = {m.db_cluster_arn: m for m in cluster.members}
+        member = members.get(target) or next(
+            (m for m in cluster.members if m.db_cluster_identifier == target), None
+        )
+        if member is None or member.is_writer:
+            raise InvalidGlobalClusterStateError(
+                f"{target} is not a secondary cluster of global cluster {identifier}"
+            )
+        if cluster.status != "available":
+            raise InvalidGlobalClusterStateError(f"global cluster {identifier} is {cluster.status}")
+        cluster.status = "switching-over" if planned else "failing-over"
+        self._pending.append(_Pending(cluster, member.db_cluster_arn, self.complete_after_polls))
+        return cluster
+
+    def tick(self) -> None:
+        """One DescribeGlobalClusters call: promotions in progress get one poll closer."""
+        self.describe_calls += 1
+        if self.stall:
+            return
+        for pending in list(self._pending):
+            pending.polls_left -= 1
+            if pending.polls_left <= 0:
+                for member in pending.cluster.members:
+                    member.is_writer = member.db_cluster_arn == pending.target_arn
+                pending.cluster.status = "available"
+                self._pending.remove(pending)
+
+    # -- helpers for tests ----------------------------------------------------------------
+    @staticmethod
+    def writer_arn(identifier: str) -> str | None:
+        cluster = rds_backends[ACCOUNT][GLOBAL_BACKEND_REGION].global_clusters[identifier]
+        return next((m.db_cluster_arn for m in cluster.members if m.is_writer), None)
+
+    @staticmethod
+    def queue_lambda_result(region: str, payload: dict[str, Any]) -> None:
+        """The next Lambda invocation in `region` returns `payload` (moto's simple Lambda
+        answers invocations from this queue, in order)."""
+        backend = lambda_simple_backends[ACCOUNT][region]
+        backend.lambda_simple_results_queue.append(json.dumps(payload))
+
+
+_control: FailoverControl | None = None
+
+
+def _active() -> FailoverControl:
+    if _control is None:  # pragma: no cover - only reachable if patched methods leak
+        raise RuntimeError("local_failover() is not active")
+    return _control
+
+
+def _failover_global_cluster(self: RDSResponse) -> ActionResult:
+    return ActionResult({"GlobalCluster": _active().promote(self.params, planned=False)})
+
+
+def _switchover_global_cluster(self: RDSResponse) -> ActionResult:
+    return ActionResult({"GlobalCluster": _active().promote(self.params, planned=True)})
+
+
+@contextmanager
+def local_failover(
+    complete_after_polls: int = 1, *, reject_promotion: bool = False, stall: bool = False
+) -> Iterator[FailoverControl]:
+    """Extend the running mock_aws with global failover/switchover and instant waits."""
+    global _control  # noqa: PLW0603 - moto dispatches to class methods; state lives here
+    if _control is not None:
+        raise RuntimeError("local_failover() does not nest")
+    control = FailoverControl(
+        complete_after_polls=complete_after_polls, reject_promotion=reject_promotion, stall=stall
+    )
+    original_describe = RDSBackend.describe_global_clusters
+    original_wait = WaitFunction._wait_interval
+
+    def describe(backend: RDSBackend) -> list[GlobalCluster]:
+        control.tick()
+        return original_describe(backend)
+
+    def wait(function: WaitFunction, env: Any, wait_seconds: int) -> None:
+        control.waits_s.append(wait_seconds)
+
+    _control = control
+    RDSResponse.failover_global_cluster = _failover_global_cluster  # type: ignore[attr-defined]
+    RDSResponse.switchover_global_cluster = _switchover_global_cluster  # type: ignore[attr-defined]
+    RDSBackend.describe_global_clusters = describe  # type: ignore[method-assign,assignment]
+    WaitFunction._wait_interval = wait  # type: ignore[method-assign,assignment]
+    try:
+        yield control
+    finally:
+        del RDSResponse.failover_global_cluster  # type: ignore[attr-defined]
+        del RDSResponse.switchover_global_cluster  # type: ignore[attr-defined]
+        RDSBackend.describe_global_clusters = original_describe  # type: ignore[method-assign]
+        WaitFunction._wait_interval = original_wait  # type: ignore[method-assign]
+        _control = None
