@@ -1,6 +1,6 @@
 """boto3 sessions and clients for the deployer: one per (account, region, service).
 
-botocore's own retries are off (max_attempts=1): `retry.call` retries what is safe to
+botocore's own retries are off (total_max_attempts=1): `retry.call` retries what is safe to
 retry, with the operation id kept, and every attempt is counted (`CallCounter`), which
 the benchmark reports. A client for another account assumes that account's StackSet
 execution role, the one role StackSets already requires there.
@@ -62,7 +62,7 @@ class Clients:
         # then acts from the environment's first account, as a single-account setup does.
         self._local_account = local_account
         self._config = Config(
-            retries={"max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
         )

@@ -198,12 +198,13 @@ class Rollout:
             return result
 
         cfn, pacing = self._cfn(stage), self.dep.pacing
+        # Templates go to the first target account's bucket (bootstrap makes it); in a
+        # single-account setup that is the StackSet administrator's own account.
+        home_account = self.env.accounts[0]
         source = artifacts.template_source(
-            self.dep.clients.client("s3", self.env.primary.region),
+            self.dep.clients.client("s3", self.env.primary.region, home_account),
             pacing,
-            artifact_bucket_name(
-                self.env, self.dep.clients.caller_account(), self.env.primary.region
-            ),
+            artifact_bucket_name(self.env, home_account, self.env.primary.region),
             self.env.primary.region,
             stage.role.value,
             body,

@@ -79,8 +79,8 @@ def _patch_parser() -> None:
             return moto_class_for(resource_type)
         return standin_class(resource_type)
 
-    def check_fault(logical_id: str, resource_json: dict[str, Any]) -> None:
-        reason = faults.take_resource_fault(logical_id)
+    def check_fault(logical_id: str, resource_json: dict[str, Any], action: str) -> None:
+        reason = faults.take_resource_fault(logical_id, action)
         if reason is not None:
             raise InjectedResourceError(logical_id, str(resource_json.get("Type")), reason)
 
@@ -89,13 +89,13 @@ def _patch_parser() -> None:
     ) -> Any:
         condition = resource_json.get("Condition")
         if not condition or args[0].lazy_condition_map[condition]:
-            check_fault(logical_id, resource_json)
+            check_fault(logical_id, resource_json, "create")
         return moto_create(logical_id, fix_properties(resource_json), *args, **kw)
 
     def parse_and_update_resource(
         logical_id: str, resource_json: Any, *args: Any, **kw: Any
     ) -> Any:
-        check_fault(logical_id, resource_json)
+        check_fault(logical_id, resource_json, "update")
         return moto_update(logical_id, fix_properties(resource_json), *args, **kw)
 
     parsing.resource_class_from_type = resource_class_from_type

@@ -18,6 +18,7 @@ class ResourceFault:
     logical_id: str
     reason: str
     times: int = 1
+    action: str | None = None  # "create", "update" or None for both
 
 
 @dataclass
@@ -27,15 +28,17 @@ class _Faults:
     # action name (e.g. "CreateStackInstances") -> queued (error code, message)
     errors: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     operation_seconds: float = 0.0
+    # stack set name -> [deploys to let through, logical id, reason]
+    instances: dict[str, list[object]] = field(default_factory=dict)
 
 
 _STATE = _Faults()
 
 
-def fail_resource(logical_id: str, reason: str, times: int = 1) -> None:
-    """The next `times` creates/updates of resource `logical_id` fail with `reason`."""
+def fail_resource(logical_id: str, reason: str, times: int = 1, action: str | None = None) -> None:
+    """The next `times` creates/updates (`action`: only those) of `logical_id` fail."""
     with _STATE.lock:
-        _STATE.resources.append(ResourceFault(logical_id, reason, times))
+        _STATE.resources.append(ResourceFault(logical_id, reason, times, action))
 
 
 def fail_call(action: str, code: str, message: str = "injected fault", times: int = 1) -> None:
@@ -45,6 +48,26 @@ def fail_call(action: str, code: str, message: str = "injected fault", times: in
     """
     with _STATE.lock:
         _STATE.errors.setdefault(action, []).extend([(code, message)] * times)
+
+
+def fail_instance(stack_set: str, logical_id: str, reason: str, skip: int = 0) -> None:
+    """After `skip` successful deploys, the next deploy of an instance of `stack_set`
+    fails as if its resource `logical_id` had (e.g. skip=1: the primary's link stage)."""
+    with _STATE.lock:
+        _STATE.instances[stack_set] = [skip, logical_id, reason]
+
+
+def take_instance_fault(stack_set: str) -> tuple[str, str] | None:
+    """(logical id, reason) if this deploy of `stack_set` must fail; consumes it."""
+    with _STATE.lock:
+        fault = _STATE.instances.get(stack_set)
+        if fault is None:
+            return None
+        if int(str(fault[0])) > 0:
+            fault[0] = int(str(fault[0])) - 1
+            return None
+        del _STATE.instances[stack_set]
+        return str(fault[1]), str(fault[2])
 
 
 def set_operation_seconds(seconds: float) -> None:
@@ -58,11 +81,12 @@ def operation_seconds() -> float:
         return _STATE.operation_seconds
 
 
-def take_resource_fault(logical_id: str) -> str | None:
+def take_resource_fault(logical_id: str, action: str) -> str | None:
     """The reason to fail `logical_id` now, consuming one use of its fault; else None."""
     with _STATE.lock:
         for fault in _STATE.resources:
-            if fault.logical_id == logical_id and fault.times > 0:
+            wanted = fault.action in (None, action)
+            if fault.logical_id == logical_id and fault.times > 0 and wanted:
                 fault.times -= 1
                 return fault.reason
     return None
@@ -81,4 +105,5 @@ def clear() -> None:
     with _STATE.lock:
         _STATE.resources.clear()
         _STATE.errors.clear()
+        _STATE.instances.clear()
         _STATE.operation_seconds = 0.0

@@ -91,6 +91,9 @@ class LocalStackInstance:
         template = self.stack_set.template
         creating = self.stack is None or self.stack.status in FAILED_STACK_STATES
         try:
+            injected = faults.take_instance_fault(self.stack_set.name)
+            if injected is not None and self.stack is not None and not creating:
+                raise InjectedResourceError(injected[0], self._type_of(injected[0]), injected[1])
             if creating:
                 self._discard_failed_stack()
                 name = f"StackSet-{self.stack_set.name}-{uuid.uuid4()}"
@@ -106,13 +109,30 @@ class LocalStackInstance:
             return
         self.status, self.detailed, self.reason = "CURRENT", "SUCCEEDED", None
 
+    def _type_of(self, logical_id: str) -> str:
+        resources = self.stack.template_dict.get("Resources", {}) if self.stack else {}
+        return str(resources.get(logical_id, {}).get("Type", "AWS::CloudFormation::Stack"))
+
     def _discard_failed_stack(self) -> None:
-        if self.stack is None or self.stack.status == "DELETE_COMPLETE":
-            return
-        stack_id = self.stack.stack_id
-        self.backend.stacks.pop(stack_id, None)
-        self.stack.status = "DELETE_COMPLETE"
-        self.backend.deleted_stacks[stack_id] = self.stack
+        """Roll back a failed creation before creating again, as AWS does.
+
+        Like AWS (and moto), resources with DeletionPolicy Retain survive the rollback, so
+        a template whose stateful resources use Retain rather than RetainExceptOnCreate
+        cannot be re-created after a failed first create: locally as in AWS."""
+        if self.stack is not None and self.stack.status != "DELETE_COMPLETE":
+            self._delete_stack()
+
+    def _delete_stack(self) -> None:
+        assert self.stack is not None
+        try:
+            self.backend.delete_stack(self.stack.stack_id)
+        except Exception:
+            # moto deletes without a dependency graph and can give up (DependencyViolation
+            # on a VPC): the stack is gone as far as CloudFormation is concerned; what moto
+            # could not delete stays in its backends (the README says so).
+            self.backend.stacks.pop(self.stack.stack_id, None)
+            self.stack.status = "DELETE_COMPLETE"
+            self.backend.deleted_stacks[self.stack.stack_id] = self.stack
 
     def _record_failure(self, exc: Exception, verb: str, created_name: str) -> None:
         if self.stack is None and created_name:
@@ -147,7 +167,7 @@ class LocalStackInstance:
 
     def delete(self, retain: bool = False) -> None:
         if self.stack is not None and not retain and self.stack.status != "DELETE_COMPLETE":
-            self.backend.delete_stack(self.stack.stack_id)
+            self._delete_stack()
 
 
 def _instances(stack_set: StackSet) -> list[LocalStackInstance]:

@@ -1,0 +1,72 @@
+"""The `trading-dr` commands as a user runs them (click's runner, local AWS endpoint)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from trading_dr.cli import cli, register_operating_commands
+from trading_dr.local_aws.server import LocalAws
+
+register_operating_commands()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_deploy_json_then_destroy_in_reverse_order(local_aws: LocalAws, aws_env: None) -> None:
+    runner = CliRunner()
+    endpoint = ["--endpoint-url", local_aws.endpoint_url, "--env", "prod"]
+
+    deployed = runner.invoke(cli, ["deploy", *endpoint, "--output", "json"])
+    assert deployed.exit_code == 0, deployed.output
+    stages = json.loads(deployed.stdout[deployed.stdout.index("{") :])["stages"]
+    assert [s["status"] for s in stages] == ["created"] * 4 + ["updated"]
+    assert set(stages[2]) == {"name", "status", "operation_id", "duration_s", "outputs"}
+
+    refused = runner.invoke(cli, ["destroy", *endpoint])
+    assert refused.exit_code == 2
+    assert "--yes" in refused.stderr
+    assert "AuditBucket (AWS::S3::Bucket) DeletionPolicy Retain" in refused.stderr
+
+    destroyed = runner.invoke(cli, ["destroy", *endpoint, "--yes"])
+    assert destroyed.exit_code == 0, destroyed.output
+    order = [line.split()[0] for line in destroyed.stdout.splitlines() if " deleted " in line]
+    assert order[-3:] == ["secondary", "primary", "global"]
+    assert "retained by DeletionPolicy" in destroyed.stdout
+
+    status = runner.invoke(cli, ["status", *endpoint, "--output", "json"])
+    assert {row["status"] for row in json.loads(status.stdout)["stack_sets"]} == {"ABSENT"}
+
+
+def test_unreachable_endpoint_is_a_clear_error(aws_env: None) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(cli, ["status", "--endpoint-url", url])
+    assert result.exit_code == 1
+    assert "cannot reach the AWS endpoint" in result.stderr
+
+
+def test_missing_credentials_is_a_clear_error(
+    local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup
+    result = CliRunner().invoke(cli, ["status", "--endpoint-url", local_aws.endpoint_url])
+    assert result.exit_code == 2
+    assert "no usable AWS credentials" in result.stderr

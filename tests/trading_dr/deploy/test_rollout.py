@@ -1,0 +1,182 @@
+"""The rollout against the local AWS (moto server + extension) with the real prod templates.
+
+Proves: order, outputs passed on as parameters, the link stage, read-only re-runs,
+failure handling and resume, retries, TemplateURL. Not proved (the local AWS does not
+model it): real resource behaviour, timing, cross-region replication.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.trading_dr.local_aws.fixtures import make_deployment
+from trading_dr.config import Environment
+from trading_dr.deploy.rollout import deploy, plan
+from trading_dr.local_aws import faults
+from trading_dr.local_aws.server import LocalAws
+
+
+def stack_parameters(dep: Any, stack_set: str, region: str) -> dict[str, str]:
+    cfn = dep.clients.client("cloudformation", "us-east-1")
+    summary = cfn.list_stack_instances(StackSetName=stack_set)["Summaries"][0]
+    target = dep.clients.client("cloudformation", region, summary["Account"])
+    stack = target.describe_stacks(StackName=summary["StackId"])["Stacks"][0]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+
+def test_full_rollout_in_order_passes_outputs_and_links(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    dep = make_deployment(local_aws, prod, prod_files)
+    writes: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name.startswith(("Create", "Update")):
+            writes.append((model.name, params["StackSetName"].removeprefix("trading-prod-")))
+
+    cfn = dep.clients.client("cloudformation", "us-east-1")
+    cfn.meta.events.register("provide-client-params.cloudformation.*", record)
+    results = deploy(dep)
+
+    assert writes == [
+        ("CreateStackSet", "global"),
+        ("CreateStackInstances", "global"),
+        ("CreateStackSet", "primary"),
+        ("CreateStackInstances", "primary"),
+        ("CreateStackSet", "secondary"),
+        ("CreateStackInstances", "secondary"),
+        ("UpdateStackInstances", "primary"),
+    ]
+    assert [(r.name, r.status) for r in results] == [
+        ("bootstrap", "created"),
+        ("global", "created"),
+        ("primary", "created"),
+        ("secondary", "created"),
+        ("link", "updated"),
+    ]
+    by_name = {r.name: r for r in results}
+    glob, primary, secondary = by_name["global"], by_name["primary"], by_name["secondary"]
+    # Outputs of the global stage arrive as parameters of the regional stacks.
+    deployed_primary = stack_parameters(dep, "trading-prod-primary", "us-east-1")
+    deployed_secondary = stack_parameters(dep, "trading-prod-secondary", "us-east-2")
+    for name in ("GlobalClusterIdentifier", "HostedZoneId", "SessionsTableName"):
+        if name in deployed_primary:
+            assert deployed_primary[name] == glob.outputs[name]
+    assert deployed_primary["GlobalClusterIdentifier"] == glob.outputs["GlobalClusterIdentifier"]
+    assert deployed_secondary["ArtifactBucket"] == "trading-prod-artifacts-111111111111-us-east-2"
+    # The primary is first created without replication, the secondary replicates back...
+    assert primary.parameters["PeerConfigBucketArn"] == ""
+    assert deployed_secondary["PeerConfigBucketArn"] == primary.outputs["ConfigBucketArn"]
+    assert deployed_secondary["PeerDataKeyArn"] == primary.outputs["DataKeyArn"]
+    # ...and the link stage turns the primary's replication to the secondary on.
+    assert deployed_primary["PeerConfigBucketArn"] == secondary.outputs["ConfigBucketArn"]
+    assert deployed_primary["PeerAuditBucketArn"] == secondary.outputs["AuditBucketArn"]
+    assert deployed_primary["PeerDataKeyArn"] == secondary.outputs["DataKeyArn"]
+
+
+def test_second_deploy_makes_no_write_call(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    deploy(make_deployment(local_aws, prod, prod_files))
+    again = make_deployment(local_aws, prod, prod_files)
+
+    results = deploy(again)
+
+    assert {r.status for r in results} == {"unchanged"}
+    assert len(results) == 5
+    assert again.clients.counter.writes == {}
+    assert plan(make_deployment(local_aws, prod, prod_files))[-1].status == "unchanged"
+
+
+def test_first_plan_shows_sources_of_parameters(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    dep = make_deployment(local_aws, prod, prod_files)
+    stages = {r.name: r for r in plan(dep)}
+
+    assert stages["global"].status == "create"
+    assert stages["primary"].parameters["GlobalClusterIdentifier"] == (
+        "<global.GlobalClusterIdentifier>"
+    )
+    assert stages["primary"].parameters["PeerConfigBucketArn"] == ""
+    assert stages["link"].parameters["PeerConfigBucketArn"] == "<secondary.ConfigBucketArn>"
+    assert dep.clients.counter.writes == {}
+
+
+def test_failed_stage_stops_with_reasons_and_rerun_resumes(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    # The link stage updates the primary's ConfigBucket (replication on): it fails.
+    faults.fail_instance("trading-prod-primary", "ConfigBucket", "access denied (injected)", skip=1)
+
+    first = deploy(make_deployment(local_aws, prod, prod_files))
+
+    assert [(r.name, r.status) for r in first][-1] == ("link", "failed")
+    reasons = first[-1].reasons
+    assert any("ResourceLogicalId:ConfigBucket" in reason for reason in reasons), reasons
+    assert any("ConfigBucket (AWS::S3::Bucket): UPDATE_FAILED" in r for r in reasons), reasons
+
+    second = deploy(make_deployment(local_aws, prod, prod_files))
+    assert [(r.name, r.status) for r in second] == [
+        ("bootstrap", "unchanged"),
+        ("global", "unchanged"),
+        ("primary", "updated"),  # the failed link left the instance OUTDATED: redeployed
+        ("secondary", "unchanged"),
+        ("link", "unchanged"),
+    ], second[-1].reasons
+
+
+def test_throttling_and_operation_in_progress_are_retried(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    faults.fail_call("CreateStackInstances", "Throttling", "Rate exceeded", times=2)
+    faults.fail_call("CreateStackSet", "OperationInProgressException", "busy", times=1)
+    faults.fail_call("UpdateStackInstances", "StaleRequestException", "stale", times=1)
+    dep = make_deployment(local_aws, prod, prod_files)
+
+    results = deploy(dep)
+
+    assert results[-1].status == "updated"
+    calls = dep.clients.counter.calls
+    assert calls["CreateStackInstances"] == 3 + 2  # three stages, two throttled attempts
+    assert calls["CreateStackSet"] == 3 + 1
+    assert calls["UpdateStackInstances"] == 1 + 1
+
+
+def test_operation_running_is_polled_with_backoff(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    faults.set_operation_seconds(0.05)
+    dep = make_deployment(local_aws, prod, prod_files)
+
+    results = deploy(dep)
+
+    assert results[-1].status == "updated"
+    polls = dep.clients.counter.calls["DescribeStackSetOperation"]
+    assert 4 * 2 <= polls <= 4 * 6  # RUNNING then SUCCEEDED, few calls per operation
+    assert "running" in dep.progress.stream.getvalue()  # type: ignore[attr-defined]
+
+
+def test_templates_over_51200_bytes_go_by_template_url(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    small = dict(prod_files)
+    sent: dict[str, set[str]] = {}
+    dep = make_deployment(local_aws, prod, small)
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent[params["StackSetName"]] = {k for k in params if k.startswith("Template")}
+
+    cfn = dep.clients.client("cloudformation", "us-east-1")
+    cfn.meta.events.register("provide-client-params.cloudformation.CreateStackSet", record)
+    deploy(dep)
+
+    assert len(prod_files["templates/primary.yaml"]) > 51_200
+    assert len(prod_files["templates/global.yaml"]) <= 51_200
+    assert sent["trading-prod-primary"] == {"TemplateURL"}
+    assert sent["trading-prod-secondary"] == {"TemplateURL"}
+    assert sent["trading-prod-global"] == {"TemplateBody"}
+    body = cfn.describe_stack_set(StackSetName="trading-prod-primary")["StackSet"]["TemplateBody"]
+    assert yaml.safe_load(body) == yaml.safe_load(prod_files["templates/primary.yaml"])
