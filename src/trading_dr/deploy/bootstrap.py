@@ -12,14 +12,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import yaml
 from awacs.aws import Action as IamAction
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from botocore.exceptions import ClientError
 
 from trading_dr.config import Environment
 from trading_dr.deploy.aws import ADMINISTRATION_ROLE, EXECUTION_ROLE, Clients
-from trading_dr.deploy.plan import artifact_bucket_name
+from trading_dr.deploy.plan import artifact_bucket_name, parse_template
 from trading_dr.deploy.retry import Pacing, call, error_code
 
 # CloudFormation service names whose IAM prefix is not their lower-cased name.
@@ -38,7 +37,7 @@ BASE_PREFIXES = ("cloudformation", "s3", "sns", "iam", "kms")
 def service_prefixes(templates: Iterable[bytes]) -> list[str]:
     prefixes = set(BASE_PREFIXES)
     for body in templates:
-        resources = (yaml.safe_load(body) or {}).get("Resources") or {}
+        resources = parse_template(body).get("Resources") or {}
         for resource in resources.values():
             service = str(resource.get("Type", "")).split("::")[1:2]
             if service:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import yaml
@@ -80,10 +81,17 @@ def stages(env: Environment) -> list[Stage]:
     ]
 
 
-def declared_parameters(template_body: str) -> dict[str, dict[str, Any]]:
+@cache
+def parse_template(body: bytes) -> dict[str, Any]:
+    """A template as data; parsed once (the C loader: 70 KB in pure Python takes ~0.3 s)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaded = yaml.load(body, Loader=loader)
+    return dict(loaded or {})
+
+
+def declared_parameters(template_body: bytes) -> dict[str, dict[str, Any]]:
     """The template's Parameters section (name -> declaration)."""
-    loaded = yaml.safe_load(template_body) or {}
-    return dict(loaded.get("Parameters") or {})
+    return dict(parse_template(template_body).get("Parameters") or {})
 
 
 def resolve_parameters(

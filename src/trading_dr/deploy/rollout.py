@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from trading_dr.config import Environment, Role
 from trading_dr.deploy import artifacts, stacksets
 from trading_dr.deploy.aws import Clients
@@ -23,6 +21,7 @@ from trading_dr.deploy.plan import (
     Stage,
     artifact_bucket_name,
     declared_parameters,
+    parse_template,
     resolve_parameters,
     stages,
 )
@@ -132,13 +131,13 @@ class Rollout:
         found = self.deployed(self._stage_of(role)).outputs.get(account)
         if found is not None or not planning:
             return found
-        declared = yaml.safe_load(template_body(self.dep.files, role)).get("Outputs") or {}
+        declared = parse_template(template_body(self.dep.files, role)).get("Outputs") or {}
         return {name: f"<{role.value}.{name}>" for name in declared}
 
     # -- the stages ----------------------------------------------------------------
     def desired_parameters(self, stage: Stage, planning: bool) -> dict[str, dict[str, str]]:
         assert stage.role is not None
-        declared = declared_parameters(template_body(self.dep.files, stage.role).decode())
+        declared = declared_parameters(template_body(self.dep.files, stage.role))
         values: dict[str, dict[str, str]] = {}
         for target in stage.targets(self.env):
             global_outputs: dict[str, str] = {}
@@ -209,7 +208,7 @@ class Rollout:
             stage.role.value,
             body,
         )
-        description = str(yaml.safe_load(body).get("Description", stage.stack_set))
+        description = str(parse_template(body).get("Description", stage.stack_set))
         self._forget(stage)
         operations: list[tuple[str, str]] = []  # (what, operation id)
         if state.stack_set is None:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-import yaml
-
 from trading_dr.config import Role
 from trading_dr.deploy import stacksets
-from trading_dr.deploy.plan import stages
+from trading_dr.deploy.plan import parse_template, stages
 from trading_dr.deploy.rollout import Deployment, Rollout, StageResult
 
 DESTROY_ORDER = (Role.SECONDARY, Role.PRIMARY, Role.GLOBAL)
@@ -25,7 +23,7 @@ def retained_resources(files: Mapping[str, bytes]) -> list[str]:
     lines = []
     for role in DESTROY_ORDER:
         body = files.get(f"templates/{role.value}.yaml")
-        resources = (yaml.safe_load(body) or {}).get("Resources") or {} if body else {}
+        resources = (parse_template(body).get("Resources") or {}) if body else {}
         for name, resource in sorted(resources.items()):
             policy = resource.get("DeletionPolicy")
             if policy in KEPT_POLICIES:
