@@ -9,7 +9,8 @@ moto 5.2 executes Step Functions state machines (with `execute_state_machine`) a
   global cluster `failing-over` / `switching-over`; the writer flag moves to the target
   member (and the status returns to `available`) only after `complete_after_polls`
   further DescribeGlobalClusters calls, as a real promotion completes after some polls;
-  a switchover refuses `AllowDataLoss` and a target that is not a secondary member;
+  both refuse a target that is not a secondary member and a second promotion under way
+  (SwitchoverGlobalCluster has no AllowDataLoss parameter: botocore itself refuses it);
 - fault injection: `reject_promotion` makes both calls fail with an RDS fault, `stall`
   leaves the promotion in progress forever (the writer never moves);
 - instant Wait states: the seconds each Wait asked for are recorded instead of slept.
@@ -47,11 +48,6 @@ class GlobalClusterNotFoundError(RDSClientError):
 class InvalidGlobalClusterStateError(RDSClientError):
     def __init__(self, message: str) -> None:
         super().__init__("InvalidGlobalClusterStateFault", message)
-
-
-class InvalidParameterCombinationError(RDSClientError):
-    def __init__(self, message: str) -> None:
-        super().__init__("InvalidParameterCombination", message)
 
 
 @dataclass
@@ -94,8 +90,6 @@ class FailoverControl:
             raise InvalidGlobalClusterStateError(
                 f"Global cluster {identifier} is not in a state that allows this operation"
             )
-        if planned and allow_data_loss:
-            raise InvalidParameterCombinationError("switchover does not take AllowDataLoss")
         members = {m.db_cluster_arn: m for m in cluster.members}
         member = members.get(target) or next(
             (m for m in cluster.members if m.db_cluster_identifier == target), None

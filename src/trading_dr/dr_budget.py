@@ -1,0 +1,277 @@
+"""The DR budget (RTO and RPO), computed from the rendered templates.
+
+Every figure that the templates decide is read back from them (health-check interval and
+threshold, alarm periods, the record's TTL or alias, the workflow's poll bound and
+timeout, S3 Replication Time Control); every figure AWS decides is a constant below with
+the document that states it. Nothing is typed twice: change a template and the budget
+follows. `compute_budget(templates, env)` returns a `DrBudget`; `.rows()` is what the
+audit pack prints, `.missed()` names every target the design does not meet.
+
+The recovery time has two paths that run in parallel after the primary fails:
+- traffic: Route 53's checkers fail the primary's check, then resolvers' cached answers
+  expire (DNS switch); reads and /health answer from the secondary from then on;
+- writes: the secondary's own probe alarm fires, the workflow promotes Aurora there.
+The RTO is the slower of the two. Worst-case bounds (the workflow's poll limit and
+timeout) are reported as bounds: past them a human is paged, they are not the RTO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from trading_dr.config import Environment, Role
+
+Json = Any
+Kind = Literal["detection", "switch", "promotion", "bound", "rpo"]
+
+# Figures AWS sets, each with where AWS states it.
+ALIAS_TTL_S = 60
+ALIAS_TTL_SOURCE = (
+    "Route 53 Developer Guide, 'Choosing between alias and non-alias records': an alias "
+    "record takes the target's TTL, which AWS sets (60 s for AWS service endpoints such as "
+    "API Gateway regional domains and ELB); it is not configurable"
+)
+AURORA_PROMOTION_S = 60
+AURORA_PROMOTION_SOURCE = (
+    "Amazon Aurora Global Database product page: cross-Region recovery 'RTO of less than "
+    "1 minute' (typical, no SLA)"
+)
+AURORA_RPO_S = 1
+AURORA_RPO_SOURCE = (
+    "Aurora User Guide, 'Using Amazon Aurora global databases': replication to secondary "
+    "Regions with 'typical latency of under a second' (no SLA)"
+)
+DYNAMODB_RPO_S = 1
+DYNAMODB_RPO_SOURCE = (
+    "DynamoDB Developer Guide, 'Global tables': changes propagate to other replicas "
+    "'typically within one second' (no SLA)"
+)
+S3_RTC_SOURCE = (
+    "S3 User Guide, 'Replication Time Control': 99.99 % of objects replicated within "
+    "15 minutes (SLA)"
+)
+
+
+class BudgetError(ValueError):
+    """A template lacks what the budget reads: a failover resource is missing."""
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    component: str
+    seconds: float
+    kind: Kind
+    source: str
+
+
+@dataclass(frozen=True)
+class DrBudget:
+    environment: str
+    rto_target_s: int
+    rpo_target_s: int
+    entries: tuple[BudgetRow, ...]
+    traffic_rto_s: float
+    writes_rto_s: float
+    rpo_by_store: Mapping[str, float]
+
+    @property
+    def rto_s(self) -> float:
+        return max(self.traffic_rto_s, self.writes_rto_s)
+
+    @property
+    def rpo_s(self) -> float:
+        return max(self.rpo_by_store.values())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every figure with its kind and source, then the totals, for the audit report."""
+        rows = [
+            {"component": r.component, "seconds": r.seconds, "kind": r.kind, "source": r.source}
+            for r in self.entries
+        ]
+        rows += [
+            {
+                "component": "RTO, traffic path (detection + DNS switch)",
+                "seconds": self.traffic_rto_s,
+                "kind": "total",
+                "source": f"target {self.rto_target_s} s",
+            },
+            {
+                "component": "RTO, write path (probe alarm + Aurora promotion)",
+                "seconds": self.writes_rto_s,
+                "kind": "total",
+                "source": f"target {self.rto_target_s} s",
+            },
+            {
+                "component": "RPO (worst data store)",
+                "seconds": self.rpo_s,
+                "kind": "total",
+                "source": f"target {self.rpo_target_s} s",
+            },
+        ]
+        return rows
+
+    def missed(self) -> list[str]:
+        """One sentence per missed target naming what misses it; empty when all are met."""
+        problems = []
+        for path, seconds in (("traffic", self.traffic_rto_s), ("write", self.writes_rto_s)):
+            if seconds > self.rto_target_s:
+                problems.append(
+                    f"rto_target_s ({self.rto_target_s} s) missed by the {path} path: {seconds:g} s"
+                )
+        for store, seconds in self.rpo_by_store.items():
+            if seconds > self.rpo_target_s:
+                problems.append(
+                    f"rpo_target_s ({self.rpo_target_s} s) missed by {store}: {seconds:g} s"
+                )
+        return problems
+
+    @property
+    def within_targets(self) -> bool:
+        return not self.missed()
+
+
+def _resource(template: Json, logical: str, role: Role) -> Json:
+    try:
+        return template["Resources"][logical]["Properties"]
+    except KeyError:
+        raise BudgetError(f"the {role.value} template has no {logical}") from None
+
+
+def _walk(node: Json) -> Iterator[Json]:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _route53_detection(primary: Json) -> BudgetRow:
+    config = _resource(primary, "ApiHealthCheck", Role.PRIMARY)["HealthCheckConfig"]
+    interval, threshold = config["RequestInterval"], config["FailureThreshold"]
+    return BudgetRow(
+        "Route 53 detects the primary down",
+        interval * threshold + interval,
+        "detection",
+        f"primary ApiHealthCheck: {interval} s interval x {threshold} failures + {interval} s "
+        "checker spread (Route 53's checkers probe independently, unsynchronised)",
+    )
+
+
+def _dns_switch(primary: Json) -> BudgetRow:
+    record = _resource(primary, "ApiFailoverRecord", Role.PRIMARY)
+    if "AliasTarget" in record:
+        return BudgetRow(
+            "Resolvers drop the cached primary answer", ALIAS_TTL_S, "switch", ALIAS_TTL_SOURCE
+        )
+    ttl = int(record["TTL"])
+    return BudgetRow(
+        "Resolvers drop the cached primary answer", ttl, "switch", f"ApiFailoverRecord TTL {ttl} s"
+    )
+
+
+def _probe_detection(secondary: Json) -> BudgetRow:
+    alarm = _resource(secondary, "PeerUnhealthyAlarm", Role.SECONDARY)
+    period, periods = alarm["Period"], alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"])
+    return BudgetRow(
+        "Secondary's probe alarm fires (starts the workflow)",
+        period * periods + period,
+        "detection",
+        f"secondary PeerUnhealthyAlarm: {periods} failing {period} s periods + one period of "
+        "sampling offset (the validator probes the primary's /health every period)",
+    )
+
+
+def _workflow(secondary: Json) -> tuple[BudgetRow, BudgetRow]:
+    definition = _resource(secondary, "FailoverStateMachine", Role.SECONDARY)["Definition"]
+    states = definition["States"]
+    wait = states["WaitForWriter"]["Seconds"]
+    polls = next(
+        c["NumericGreaterThanEquals"]
+        for c in states["WriterMoved"]["Choices"]
+        if "NumericGreaterThanEquals" in c
+    )
+    return (
+        BudgetRow(
+            "Workflow stops waiting for the Aurora writer",
+            wait * polls,
+            "bound",
+            f"secondary FailoverStateMachine: {polls} polls x {wait} s (WaitForWriter)",
+        ),
+        BudgetRow(
+            "Workflow timeout (then a human is paged)",
+            definition["TimeoutSeconds"],
+            "bound",
+            "secondary FailoverStateMachine TimeoutSeconds",
+        ),
+    )
+
+
+def _s3_rpo(primary: Json) -> tuple[float, str]:
+    minutes = [
+        node["Time"]["Minutes"]
+        for node in _walk(primary.get("Resources", {}))
+        if isinstance(node, dict) and node.get("Status") == "Enabled" and "Time" in node
+    ]
+    if not minutes:
+        raise BudgetError("no S3 Replication Time Control in the primary template: no RPO bound")
+    return max(
+        minutes
+    ) * 60, f"primary buckets' ReplicationTime {max(minutes)} min; {S3_RTC_SOURCE}"
+
+
+def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget:
+    """The budget of a primary-region failure, from the rendered templates (as dicts)."""
+    primary, secondary = templates[Role.PRIMARY], templates[Role.SECONDARY]
+    detection = _route53_detection(primary)
+    dns = _dns_switch(primary)
+    probe = _probe_detection(secondary)
+    promotion = BudgetRow(
+        "Aurora promotes the secondary (FailoverGlobalCluster)",
+        AURORA_PROMOTION_S,
+        "promotion",
+        AURORA_PROMOTION_SOURCE,
+    )
+    poll_bound, timeout = _workflow(secondary)
+    lag = _resource(secondary, "AuroraReplicationLagAlarm", Role.SECONDARY)["Threshold"] / 1000
+    if Role.GLOBAL in templates and not any(
+        r["Type"] == "AWS::DynamoDB::GlobalTable"
+        for r in templates[Role.GLOBAL].get("Resources", {}).values()
+    ):
+        raise BudgetError("the global template has no DynamoDB global table")
+    s3_seconds, s3_source = _s3_rpo(primary)
+    rpo = {
+        "aurora": float(AURORA_RPO_S),
+        "dynamodb sessions": float(DYNAMODB_RPO_S),
+        "s3 config and audit buckets (RTC)": float(s3_seconds),
+    }
+    entries = (
+        detection,
+        dns,
+        probe,
+        promotion,
+        poll_bound,
+        timeout,
+        BudgetRow("RPO aurora", AURORA_RPO_S, "rpo", AURORA_RPO_SOURCE),
+        BudgetRow(
+            "Aurora lag alarm (alerting, not a bound)",
+            lag,
+            "rpo",
+            "secondary AuroraReplicationLagAlarm threshold; with AllowDataLoss an unplanned "
+            "failover loses what has not replicated",
+        ),
+        BudgetRow("RPO dynamodb sessions", DYNAMODB_RPO_S, "rpo", DYNAMODB_RPO_SOURCE),
+        BudgetRow("RPO s3 config and audit buckets", s3_seconds, "rpo", s3_source),
+    )
+    return DrBudget(
+        environment=env.name,
+        rto_target_s=env.failover.rto_target_s,
+        rpo_target_s=env.failover.rpo_target_s,
+        entries=entries,
+        traffic_rto_s=detection.seconds + dns.seconds,
+        writes_rto_s=probe.seconds + promotion.seconds,
+        rpo_by_store=rpo,
+    )
