@@ -136,24 +136,27 @@ def _global_cluster(c: Clients, s: Settings) -> dict[str, Any]:
     return found[0]
 
 
-def check_global_cluster(c: Clients, s: Settings) -> tuple[bool, str]:
+def check_global_cluster(c: Clients, s: Settings, *, strict: bool = True) -> tuple[bool, str]:
+    """Strict: available, this member in it, one writer, a secondary to fail over to.
+    Not strict (an unplanned failover, the writer's region possibly gone): only that this
+    cluster is still a member, since the global view may be degraded by the outage."""
     cluster = _global_cluster(c, s)
     members = cluster.get("GlobalClusterMembers", [])
     arns = [m["DBClusterArn"] for m in members]
     writers = [m["DBClusterArn"] for m in members if m.get("IsWriter")]
     problems = []
-    if cluster.get("Status") != "available":
-        problems.append(f"status is {cluster.get('Status')}")
     if s.db_cluster_arn not in arns:
         problems.append(f"{s.db_cluster_arn} is not a member")
-    if len(writers) != 1:
+    if strict and cluster.get("Status") != "available":
+        problems.append(f"status is {cluster.get('Status')}")
+    if strict and len(writers) != 1:
         problems.append(f"{len(writers)} writers")
-    if len(members) < 2:
+    if strict and len(members) < 2:
         problems.append(f"{len(members)} member(s); a failover needs a secondary")
     if problems:
         return False, "; ".join(problems)
-    where = "here" if writers[0] == s.db_cluster_arn else "in the peer region"
-    return True, f"{len(members)} members, writer {where}"
+    where = "here" if s.db_cluster_arn in writers else "in the peer region" if writers else "none"
+    return True, f"{len(members)} members, status {cluster.get('Status')}, writer {where}"
 
 
 def check_replication_lag(c: Clients, s: Settings, now: datetime) -> tuple[bool, str]:
@@ -256,7 +259,9 @@ def readiness(
     """Run the checks of `scope`; in a planned switchover the lag must be fine too."""
     at = now or datetime.now(UTC)
     checks: dict[str, Callable[[], tuple[bool, str]]] = {
-        "global_cluster": lambda: check_global_cluster(c, s),
+        "global_cluster": lambda: check_global_cluster(
+            c, s, strict=scope == FULL or mode == "planned"
+        ),
         "sessions_replica": lambda: check_sessions_replica(c, s),
         "ssm_parameters": lambda: check_ssm_parameters(c, s),
     }

@@ -120,7 +120,7 @@ def add_validator(
                     )
                 ],
             ),
-            allow("ReadOwnParameters", (ssm.GetParametersByPath, ssm.GetParameter), [
+            allow("ReadOwnParameters", (ssm.GetParametersByPath,), [
                 _ssm_arn(ctx),
                 Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
                     + ctx.ssm_path("").rstrip("/")),

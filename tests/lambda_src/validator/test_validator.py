@@ -423,3 +423,16 @@ def test_settings_name_every_missing_variable() -> None:
         Settings.from_environ({"AWS_REGION": HERE, "ENVIRONMENT": "prod"})
     assert "GLOBAL_CLUSTER_ID" in str(error.value)
     assert "PEER_HEALTH_URL" in str(error.value)
+
+
+def test_unplanned_recovery_tolerates_a_degraded_global_view(world: World) -> None:
+    from moto.rds.models import rds_backends
+
+    rds_backends["123456789012"]["us-east-1"].global_clusters[GLOBAL_ID].status = "modifying"
+    # Hourly and planned: the status must be available.
+    assert world.check("global_cluster")["ok"] is False
+    assert world.report(RECOVERY, "planned")["ready"] is False
+    # Unplanned (the writer's region may be gone): membership is what matters.
+    unplanned = world.report(RECOVERY, "unplanned")
+    assert unplanned["ready"] is True
+    assert "status modifying" in unplanned["checks"][0]["detail"]
