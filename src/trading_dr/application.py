@@ -193,7 +193,13 @@ def add_application(
                 memory_mb=256,
                 timeout_s=300,
                 reserved_concurrency=1,  # migrations take an advisory lock anyway
-                environment={**_database_env(db), "DB_SECRET_ARN": db.secret_arn},
+                environment={
+                    **_database_env(db),
+                    "DB_AUTH": "secret",
+                    "DB_SECRET_ARN": db.secret_arn,
+                    # One statement may rewrite a large table: well inside the 300 s timeout.
+                    "DB_TIMEOUT_SECONDS": "240",
+                },
                 statements=[
                     allow("ReadMasterSecret", (secretsmanager.GetSecretValue,), [db.secret_arn]),
                     allow("DecryptMasterSecret", (kms.Decrypt,), [keys.data_key_arn]),
