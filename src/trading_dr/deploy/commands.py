@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from trading_dr.errors import (
+    ChangesFoundError,
     CredentialsError,
     EndpointError,
     OperationFailedError,
@@ -320,6 +321,69 @@ def destroy_command(**kwargs: Any) -> None:
     run(opts, action)
 
 
+fail_on_change_option = click.option(
+    "--fail-on-change",
+    is_flag=True,
+    help="Exit 3 when anything differs (for CI gates).",
+)
+
+
+@click.command("diff")
+@common_options
+@fail_on_change_option
+def diff_command(fail_on_change: bool, **kwargs: Any) -> None:
+    """Rendered vs deployed templates and parameters: IAM and security group changes first."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.diff import diff, render_text
+
+        with deployment(opts) as dep:
+            diffs = diff(dep)
+        changed = [d.name for d in diffs if d.changed]
+        if opts.output == "json":
+            body = {"stages": [d.as_json() for d in diffs], "changed": bool(changed)}
+            click.echo(json.dumps(body, indent=2, default=str))
+        else:
+            for line in render_text(diffs):
+                click.echo(line)
+        if changed and fail_on_change:
+            raise ChangesFoundError(f"changes found in: {', '.join(changed)}")
+
+    run(opts, action)
+
+
+@click.command("drift")
+@common_options
+@fail_on_change_option
+def drift_command(fail_on_change: bool, **kwargs: Any) -> None:
+    """Detect drift of each stack set, wait, and list the drifted resources."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.deploy.drift import drift, render_text
+
+        with deployment(opts) as dep:
+            results = drift(dep)
+        if opts.output == "json":
+            body = {"stack_sets": [r.as_json() for r in results]}
+            click.echo(json.dumps(body, indent=2, default=str))
+        else:
+            for line in render_text(results):
+                click.echo(line)
+        failed = [r for r in results if r.status == "FAILED"]
+        if failed:
+            raise OperationFailedError(
+                f"drift detection of {failed[0].stack_set} did not finish: "
+                + "; ".join(failed[0].reasons)
+            )
+        drifted = [r.name for r in results if r.drifted]
+        if drifted and fail_on_change:
+            raise ChangesFoundError(f"drift found in: {', '.join(drifted)}")
+
+    run(opts, action)
+
+
 @click.command("local-aws")
 @click.option("--port", default=4566, show_default=True, help="Port on 127.0.0.1 (0: any free).")
 @click.option("--debug", is_flag=True)
@@ -349,6 +413,8 @@ COMMANDS = (
     bootstrap_command,
     plan_command,
     deploy_command,
+    diff_command,
+    drift_command,
     status_command,
     destroy_command,
     local_aws_command,

@@ -2,7 +2,8 @@
 
 1. Resource types moto's CloudFormation skips get stand-in models (`standins`), so the
    real generated templates deploy unchanged and GetAtt in Outputs works.
-2. StackSet operations redeploy and fail like AWS's (`stacksets`).
+2. StackSet operations redeploy and fail like AWS's (`stacksets`); stack set drift
+   detection runs as an operation and reports per resource (`drift`).
 3. `faults` can fail a resource, answer an API call with an error code (throttling,
    OperationInProgressError...) or keep operations RUNNING for a while.
 """
@@ -49,6 +50,8 @@ FAULTABLE = (
     "list_stack_set_operation_results",
     "describe_stacks",
     "describe_stack_events",
+    "detect_stack_set_drift",
+    "describe_stack_resource_drifts",
 )
 
 
@@ -341,7 +344,9 @@ _HANDLERS: dict[str, Callable[[Any], ActionResult]] = {
 
 
 def _patch_handlers() -> None:
-    for name, handler in _HANDLERS.items():
+    from trading_dr.local_aws.drift import HANDLERS as DRIFT_HANDLERS
+
+    for name, handler in {**_HANDLERS, **DRIFT_HANDLERS}.items():
         setattr(CloudFormationResponse, name, handler)
     for name in FAULTABLE:
         original = getattr(CloudFormationResponse, name)

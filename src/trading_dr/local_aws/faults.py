@@ -107,3 +107,30 @@ def clear() -> None:
         _STATE.errors.clear()
         _STATE.instances.clear()
         _STATE.operation_seconds = 0.0
+    _clear_drifts()
+
+
+# -- drift (a state, not an event: it stays until clear()) ----------------------------------
+
+_DRIFTS: dict[str, tuple[str, list[dict[str, str]]]] = {}
+
+
+def drift_resource(
+    logical_id: str,
+    status: str = "MODIFIED",
+    differences: list[dict[str, str]] | None = None,
+) -> None:
+    """Drift detection reports `logical_id` (in every stack that has it) as `status`
+    (MODIFIED or DELETED) with these PropertyDifferences, until `clear()`."""
+    with _STATE.lock:
+        _DRIFTS[logical_id] = (status, list(differences or []))
+
+
+def resource_drift(logical_id: str) -> tuple[str, list[dict[str, str]]] | None:
+    with _STATE.lock:
+        return _DRIFTS.get(logical_id)
+
+
+def _clear_drifts() -> None:
+    with _STATE.lock:
+        _DRIFTS.clear()

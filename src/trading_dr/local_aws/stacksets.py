@@ -62,6 +62,8 @@ class LocalStackInstance:
         self.status = "OUTDATED"
         self.detailed = "PENDING"
         self.reason: str | None = None
+        self.drift_status = "NOT_CHECKED"  # set by a drift detection (local_aws.drift)
+        self.last_drift_check: Any = None
 
     @property
     def backend(self) -> Any:
@@ -77,8 +79,10 @@ class LocalStackInstance:
             "ParameterOverrides": [
                 {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self.overrides.items())
             ],
-            "DriftStatus": "NOT_CHECKED",
+            "DriftStatus": self.drift_status,
         }
+        if self.last_drift_check is not None:
+            result["LastDriftCheckTimestamp"] = self.last_drift_check
         if self.stack is not None:
             result["StackId"] = self.stack.stack_id
         if self.reason:
