@@ -29,7 +29,6 @@ from troposphere import GetAtt, If, Ref, Tags, Template
 from troposphere.cloudwatch import Alarm, MetricDimension
 from troposphere.route53 import (
     AlarmIdentifier,
-    AliasTarget,
     HealthCheck,
     HealthCheckConfig,
     RecordSetType,
@@ -41,6 +40,8 @@ from trading_dr.monitoring import NAMESPACE, PEER_FENCED_METRIC
 from trading_dr.refs import ApiRefs, AWSHelperFn
 
 FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
+# Resolvers may serve the old answer this long after the failover record flips.
+FAILOVER_RECORD_TTL_S = 10
 HEALTH_PATH = "/health"
 # Route 53 reads alarm-based checks from standard-resolution metrics only.
 FENCE_PERIOD_S = 60
@@ -148,16 +149,14 @@ def add_routing(
             "ApiFailoverRecord",
             HostedZoneId=inputs.hosted_zone_id,
             Name=f"{api.failover_domain}.",
-            Type="A",
+            # A CNAME rather than an alias: an alias takes the target's 60 s TTL, which
+            # alone would spend the whole 60 s RTO; a CNAME's TTL is ours to set.
+            Type="CNAME",
+            TTL=str(FAILOVER_RECORD_TTL_S),
             SetIdentifier=ctx.region,
             Failover=failover_role,
             HealthCheckId=Ref(region_check),
-            AliasTarget=AliasTarget(
-                DNSName=api.failover_target_dns,
-                HostedZoneId=api.failover_target_zone_id,
-                # Health comes from our own checks; API Gateway reports none.
-                EvaluateTargetHealth=False,
-            ),
+            ResourceRecords=[api.failover_target_dns],
         )
     )
     return RoutingRefs(
