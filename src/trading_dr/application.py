@@ -42,7 +42,7 @@ BATCH_WINDOW_S = 1
 PROCESSOR_MAX_CONCURRENCY = 10
 
 
-class EventSourceScalingConfig(ScalingConfig):
+class EventSourceScalingConfig(ScalingConfig):  # type: ignore[misc]
     """troposphere 4.11 gives EventSourceMapping the web-endpoint ScalingConfig by a name
     clash; this is the event source mapping's own property type."""
 

@@ -1,6 +1,7 @@
 """Lambda functions: one `add_function` for all of them, props in, refs out.
 
-Every function runs in the private subnets with the Lambda security group, on arm64 and
+Every function runs in the private subnets with the Lambda security group (but for the
+readiness validator, see FunctionSpec.in_vpc), on arm64 and
 python3.12, with X-Ray tracing, a reserved concurrency, its own KMS-encrypted log group
 with retention, environment variables encrypted with the data key, and its own role.
 Code comes from the region's artifact bucket under a content-addressed key, so a new
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from awacs import ec2, logs, xray
 from awacs.aws import Statement
-from troposphere import GetAtt, Ref, Template
+from troposphere import GetAtt, NoValue, Ref, Template
 from troposphere.awslambda import (
     Code,
     Environment,
@@ -47,6 +48,9 @@ class FunctionSpec:
     environment: Mapping[str, AWSHelperFn | str] = field(default_factory=dict)
     # Grants beyond logs, VPC networking and X-Ray, which every function gets.
     statements: Sequence[Statement] = ()
+    # In the private subnets unless it touches no private resource and must reach public
+    # APIs the VPC has no endpoint for (Route 53, the peer region's /health).
+    in_vpc: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def add_function(
                             (logs.CreateLogStream, logs.PutLogEvents),
                             [GetAtt(log_group, "Arn")],
                         ),
-                        _vpc_networking(),
+                        *([_vpc_networking()] if spec.in_vpc else []),
                         _tracing(),
                         *spec.statements,
                     ),
@@ -144,7 +148,9 @@ def add_function(
             VpcConfig=VPCConfig(
                 SubnetIds=list(network.private_subnet_ids),
                 SecurityGroupIds=[network.lambda_sg_id],
-            ),
+            )
+            if spec.in_vpc
+            else NoValue,
             TracingConfig=TracingConfig(Mode="Active"),
             LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
             KmsKeyArn=keys.data_key_arn,

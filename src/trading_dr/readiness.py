@@ -80,6 +80,9 @@ def add_validator(
         timeout_s=VALIDATOR_TIMEOUT_S,
         # A probe each minute, the hourly check and the workflow's two calls.
         reserved_concurrency=4,
+        # Outside the VPC: it calls Route 53, RDS and the peer region's public /health,
+        # none of which the private subnets can reach, and it reads no private data.
+        in_vpc=False,
         environment={
             "ENVIRONMENT": ctx.env.suffix,
             "PEER_REGION": ctx.peer_region,

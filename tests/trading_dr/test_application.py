@@ -165,3 +165,13 @@ def test_custom_domains_tls12_on_a_dns_validated_certificate(env: str, role: Rol
     assert record["AliasTarget"]["DNSName"] == {
         "Fn::GetAtt": ["RegionalDomain", "RegionalDomainName"]
     }
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_only_the_validator_runs_outside_the_vpc(env: str, role: Role) -> None:
+    """It must reach Route 53, RDS and the peer's public /health, which the VPC cannot."""
+    validator = _props(env, role, "ValidatorFunction")
+    assert "VpcConfig" not in validator
+    assert "ManageVpcNetworkInterfaces" not in _statements(env, role, "ValidatorFunction")
+    for name in SHARED_FUNCTIONS:
+        assert "ManageVpcNetworkInterfaces" in _statements(env, role, name)
