@@ -195,3 +195,29 @@ def ensure_bootstrap(
             if _ensure_bucket(clients.client("s3", region, account), pacing, bucket, region):
                 created.append(f"bucket {bucket}")
     return created
+
+
+def _bucket_exists(s3: Any, pacing: Pacing, bucket: str) -> bool:
+    try:
+        call(pacing, s3.head_bucket, Bucket=bucket)
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchBucket", "NotFound"}:
+            return False
+        raise
+    return True
+
+
+def missing_bootstrap(clients: Clients, pacing: Pacing, env: Environment) -> list[str]:
+    """Read-only: the roles and artifact buckets `ensure_bootstrap` would create."""
+    missing: list[str] = []
+    home = env.primary.region
+    if not _role_exists(clients.client("iam", home), pacing, ADMINISTRATION_ROLE):
+        missing.append(f"role {ADMINISTRATION_ROLE}")
+    for account in env.accounts:
+        if not _role_exists(clients.client("iam", home, account), pacing, EXECUTION_ROLE):
+            missing.append(f"role {EXECUTION_ROLE} in {account}")
+        for region in (env.primary.region, env.secondary.region):
+            bucket = artifact_bucket_name(env, account, region)
+            if not _bucket_exists(clients.client("s3", region, account), pacing, bucket):
+                missing.append(f"bucket {bucket}")
+    return missing

@@ -229,6 +229,7 @@ def plan_command(**kwargs: Any) -> None:
                                 "region": r.region,
                                 "accounts": r.accounts,
                                 "parameters": r.parameters,
+                                **({"missing": r.reasons} if r.name == "bootstrap" else {}),
                             }
                             for r in results
                         ]
@@ -244,6 +245,9 @@ def plan_command(**kwargs: Any) -> None:
             )
             for key, value in sorted(r.parameters.items()):
                 click.echo(f"    {key} = {value!r}")
+            if r.name == "bootstrap":
+                for item in r.reasons:
+                    click.echo(f"    missing: {item}")
 
     run(opts, action)
 
@@ -384,6 +388,68 @@ def drift_command(fail_on_change: bool, **kwargs: Any) -> None:
     run(opts, action)
 
 
+@click.command("failover")
+@common_options
+@click.option(
+    "--drill",
+    is_flag=True,
+    help="Planned switchover (no data loss, needs both regions healthy).",
+)
+@click.option(
+    "--to",
+    "to_role",
+    type=click.Choice(["secondary", "primary"]),
+    default="secondary",
+    show_default=True,
+    help="Recovery region's role: where the writer moves (primary: failback).",
+)
+def failover_command(drill: bool, to_role: str, **kwargs: Any) -> None:
+    """Start the failover workflow in the recovery region and follow it to the end."""
+    opts = Options(**kwargs)
+
+    def action() -> None:
+        from trading_dr.config import Role
+        from trading_dr.deploy.failover_cmd import find_state_machine, follow, start
+
+        mode = "planned" if drill else "unplanned"
+        with deployment(opts) as dep:
+            machine = find_state_machine(dep, Role(to_role))
+            if not drill and not opts.yes:
+                question = (
+                    f"Unplanned failover of {opts.env} to {machine.split(':')[3]}: Aurora "
+                    "FailoverGlobalCluster with AllowDataLoss. Continue?"
+                )
+                try:
+                    confirmed = click.confirm(question, default=False, err=True)
+                except click.Abort:
+                    confirmed = False
+                if not confirmed:
+                    raise UsageError(
+                        "unplanned failover not confirmed; fix: answer y, pass --yes, "
+                        "or use --drill for a planned switchover"
+                    )
+            execution_arn = start(dep, machine, mode)
+            if opts.output == "text":
+                click.echo(f"started {mode} failover: {execution_arn}")
+
+            def show(event: Any) -> None:
+                if opts.output == "text":
+                    click.echo(event.line())
+
+            run_ = follow(dep, machine, execution_arn, mode, show)
+        if opts.output == "json":
+            click.echo(json.dumps(run_.as_json(), indent=2, default=str))
+        elif run_.status == "SUCCEEDED":
+            click.echo(f"failover ({mode}) SUCCEEDED in {run_.duration_s:.1f}s")
+        if run_.status != "SUCCEEDED":
+            raise OperationFailedError(
+                f"failover ({mode}) {run_.status} in state {run_.failed_state}: "
+                f"{run_.error}: {run_.cause}; execution {execution_arn}"
+            )
+
+    run(opts, action)
+
+
 @click.command("local-aws")
 @click.option("--port", default=4566, show_default=True, help="Port on 127.0.0.1 (0: any free).")
 @click.option("--debug", is_flag=True)
@@ -415,6 +481,7 @@ COMMANDS = (
     deploy_command,
     diff_command,
     drift_command,
+    failover_command,
     status_command,
     destroy_command,
     local_aws_command,

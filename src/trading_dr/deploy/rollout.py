@@ -16,7 +16,7 @@ from typing import Any
 from trading_dr.config import Environment, Role
 from trading_dr.deploy import artifacts, stacksets
 from trading_dr.deploy.aws import Clients
-from trading_dr.deploy.bootstrap import ensure_bootstrap
+from trading_dr.deploy.bootstrap import ensure_bootstrap, missing_bootstrap
 from trading_dr.deploy.plan import (
     Stage,
     artifact_bucket_name,
@@ -290,7 +290,7 @@ class Rollout:
             accounts=list(self.env.accounts),
         )
         if not apply:
-            return result
+            return self._plan_bootstrap(result)
         self.dep.progress.update("bootstrap", "checking", "roles, artifact buckets, Lambda zips")
         templates = {k: v for k, v in self.dep.files.items() if k.startswith("templates/")}
         created = ensure_bootstrap(self.dep.clients, self.dep.pacing, self.env, templates)
@@ -308,6 +308,27 @@ class Rollout:
             result.outputs = {"created": ", ".join(created)}
         result.duration_s = time.monotonic() - started
         self.dep.progress.update("bootstrap", result.status, f"{len(created)} item(s) created")
+        return result
+
+    def _plan_bootstrap(self, result: StageResult) -> StageResult:
+        """What bootstrap would create (roles, buckets, Lambda zips), read-only."""
+        missing = missing_bootstrap(self.dep.clients, self.dep.pacing, self.env)
+        zips = artifacts.lambda_files(self.dep.files)
+        absent_zips = 0
+        for account in self.env.accounts:
+            for region in (self.env.primary.region, self.env.secondary.region):
+                bucket = artifact_bucket_name(self.env, account, region)
+                if f"bucket {bucket}" in missing:
+                    absent_zips += len(zips)
+                    continue
+                s3 = self.dep.clients.client("s3", region, account)
+                absent_zips += sum(
+                    not artifacts.object_exists(s3, self.dep.pacing, bucket, key) for key in zips
+                )
+        if absent_zips:
+            missing.append(f"{absent_zips} Lambda zip upload(s)")
+        result.status = "create" if missing else "unchanged"
+        result.reasons = missing
         return result
 
 

@@ -87,7 +87,9 @@ def test_second_deploy_makes_no_write_call(
     assert {r.status for r in results} == {"unchanged"}
     assert len(results) == 5
     assert again.clients.counter.writes == {}
-    assert plan(make_deployment(local_aws, prod, prod_files))[-1].status == "unchanged"
+    planned = plan(make_deployment(local_aws, prod, prod_files))
+    assert [r.status for r in planned] == ["unchanged"] * 5
+    assert planned[0].reasons == []
 
 
 def test_first_plan_shows_sources_of_parameters(
@@ -97,6 +99,14 @@ def test_first_plan_shows_sources_of_parameters(
     stages = {r.name: r for r in plan(dep)}
 
     assert stages["global"].status == "create"
+    assert stages["bootstrap"].status == "create"
+    assert stages["bootstrap"].reasons == [
+        "role AWSCloudFormationStackSetAdministrationRole",
+        "role AWSCloudFormationStackSetExecutionRole in 111111111111",
+        "bucket trading-prod-artifacts-111111111111-us-east-1",
+        "bucket trading-prod-artifacts-111111111111-us-east-2",
+        f"{2 * sum(k.endswith('.zip') for k in prod_files)} Lambda zip upload(s)",
+    ]
     assert stages["primary"].parameters["GlobalClusterIdentifier"] == (
         "<global.GlobalClusterIdentifier>"
     )

@@ -1,0 +1,219 @@
+"""`trading-dr failover` through click against the local AWS, running the real workflow.
+
+The state machine is the secondary template's own (rendered ASL, DefinitionSubstitutions
+resolved to resources created here in moto: the Aurora global cluster and its members,
+the validator function, the alarm topic, the fence alarm). moto's server executes it
+(`execute_state_machine`; its tasks call back into the server on MOTO_PORT, as moto's
+default account); tests/support/local_failover.py adds Aurora's global failover and
+switchover to moto's RDS and makes Wait states instant. The command finds the machine
+by name (no stack set here); the lookup through stack outputs is tested on its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from tests.support.local_failover import FailoverControl, local_failover
+from tests.trading_dr.local_aws.fixtures import FAST, session
+from trading_dr import failover
+from trading_dr.cli import cli, register_operating_commands
+from trading_dr.config import Environment, Role
+from trading_dr.deploy.aws import CallCounter, Clients
+from trading_dr.deploy.failover_cmd import find_state_machine
+from trading_dr.deploy.progress import PlainProgress
+from trading_dr.deploy.rollout import Deployment
+from trading_dr.local_aws.server import LocalAws
+
+register_operating_commands()
+
+PRIMARY, SECONDARY = "us-east-1", "us-east-2"
+GLOBAL_ID = "trading-prod-global"
+READY = {"ready": True, "failed": []}
+SERVING = {"serving": True, "detail": {"status": 200}}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def client(server: LocalAws, service: str, region: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name=region,
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def world(
+    local_aws: LocalAws,
+    prod_files: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[LocalAws, FailoverControl, str]]:
+    """(server, failover control, secondary cluster ARN) with the workflow in us-east-2."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("MOTO_PORT", local_aws.endpoint_url.rsplit(":", 1)[1])
+    configure = urllib.request.Request(
+        f"{local_aws.endpoint_url}/moto-api/config",
+        data=json.dumps(MOTO_CONFIG).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(configure, timeout=10):
+        pass
+    knobs: dict[str, Any] = getattr(request, "param", {})
+    with local_failover(**knobs) as control:
+        secondary = build_world(local_aws, prod_files)
+        yield local_aws, control, secondary
+
+
+def build_world(server: LocalAws, files: dict[str, bytes]) -> str:
+    rds1, rds2 = client(server, "rds", PRIMARY), client(server, "rds", SECONDARY)
+    rds1.create_global_cluster(GlobalClusterIdentifier=GLOBAL_ID, Engine="aurora-postgresql")
+    common: dict[str, Any] = {"Engine": "aurora-postgresql", "GlobalClusterIdentifier": GLOBAL_ID}
+    rds1.create_db_cluster(
+        DBClusterIdentifier="trading-prod-db", MasterUsername="trading_admin",
+        MasterUserPassword="not-a-real-password", **common,
+    )  # fmt: skip
+    secondary = rds2.create_db_cluster(DBClusterIdentifier="trading-prod-db", **common)[
+        "DBCluster"
+    ]["DBClusterArn"]
+    role = client(server, "iam", PRIMARY).create_role(
+        RoleName="workflow", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    validator = client(server, "lambda", SECONDARY).create_function(
+        FunctionName="trading-prod-validator", Runtime="python3.12", Role=role,
+        Handler="validator_handler.handler", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+    )["FunctionArn"]  # fmt: skip
+    topic = client(server, "sns", SECONDARY).create_topic(Name="trading-prod-alarms")["TopicArn"]
+    template = yaml.safe_load(files["templates/secondary.yaml"])["Resources"]
+    alarm = template["FenceAlarm"]["Properties"]
+    client(server, "cloudwatch", SECONDARY).put_metric_alarm(
+        **{k: v for k, v in alarm.items() if k not in {"AlarmActions", "OKActions"}}
+    )
+    machine = template["FailoverStateMachine"]["Properties"]
+    definition = failover.substitute(
+        machine["Definition"],
+        {
+            "ValidatorFunctionArn": validator,
+            "GlobalClusterId": GLOBAL_ID,
+            "TargetClusterArn": secondary,
+            "TopicArn": topic,
+            "FenceAlarmName": alarm["AlarmName"],
+        },
+    )
+    client(server, "stepfunctions", SECONDARY).create_state_machine(
+        name=machine["StateMachineName"], definition=json.dumps(definition), roleArn=role
+    )
+    return str(secondary)
+
+
+def invoke(server: LocalAws, *args: str, stdin: str | None = None) -> Result:
+    command = [*args, "--endpoint-url", server.endpoint_url, "--env", "prod"]
+    return CliRunner().invoke(cli, command, input=stdin)
+
+
+def test_drill_switches_over_and_prints_each_state(
+    world: tuple[LocalAws, FailoverControl, str],
+) -> None:
+    server, control, secondary = world
+    control.queue_lambda_result(SECONDARY, READY)
+    control.queue_lambda_result(SECONDARY, SERVING)
+
+    result = invoke(server, "failover", "--drill")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("started planned failover: arn:aws:states:us-east-2:")
+    states = [line.split()[1:3] for line in lines[1:-1]]
+    assert states[0] == ["started", "execution"]
+    for name in ("ValidateReadiness", "SwitchoverGlobalCluster", "VerifyServes", "Done"):
+        assert ["entered", name] in states
+    assert states.index(["entered", "ValidateReadiness"]) < states.index(
+        ["exited", "ValidateReadiness"]
+    )
+    assert "FailoverGlobalCluster" not in result.stdout
+    assert lines[1].split()[0].endswith("Z")  # each line carries its UTC timestamp
+    assert lines[-1].startswith("failover (planned) SUCCEEDED in ")
+    (call,) = control.calls
+    assert (call["action"], call["AllowDataLoss"]) == ("SwitchoverGlobalCluster", False)
+    assert control.writer_arn(GLOBAL_ID) == secondary
+
+
+def test_unplanned_needs_confirmation(world: tuple[LocalAws, FailoverControl, str]) -> None:
+    server, control, secondary = world
+
+    refused = invoke(server, "failover", stdin="n\n")
+    not_interactive = invoke(server, "failover")
+
+    for result in (refused, not_interactive):
+        assert result.exit_code == 2, result.output
+        assert "unplanned failover not confirmed" in result.stderr
+    assert "AllowDataLoss. Continue?" in refused.stderr
+    assert control.calls == []
+    history = client(server, "stepfunctions", SECONDARY)
+    machine = history.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    assert history.list_executions(stateMachineArn=machine)["executions"] == []
+
+    control.queue_lambda_result(SECONDARY, READY)
+    control.queue_lambda_result(SECONDARY, SERVING)
+    confirmed = invoke(server, "failover", "--output", "json", stdin="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    body = json.loads(confirmed.stdout[confirmed.stdout.index("{") :])
+    assert (body["status"], body["mode"], body["region"]) == ("SUCCEEDED", "unplanned", SECONDARY)
+    assert {"timestamp", "kind", "state", "detail"} == set(body["events"][0])
+    assert control.calls[0]["AllowDataLoss"] is True
+    assert control.writer_arn(GLOBAL_ID) == secondary
+
+
+@pytest.mark.parametrize("world", [{"reject_promotion": True}], indirect=True)
+def test_failed_promotion_exits_1_with_state_and_cause(
+    world: tuple[LocalAws, FailoverControl, str],
+) -> None:
+    server, control, secondary = world
+    control.queue_lambda_result(SECONDARY, READY)
+
+    result = invoke(server, "failover", "--yes")
+
+    assert result.exit_code == 1, result.output
+    assert "failover (unplanned) FAILED in state FailoverGlobalCluster" in result.stderr
+    assert "InvalidGlobalClusterStateFault" in result.stderr
+    assert any(
+        line.split()[1:3] == ["entered", "NotifyFailure"] for line in result.stdout.splitlines()
+    )
+    assert control.writer_arn(GLOBAL_ID) != secondary
+
+
+def test_state_machine_is_found_from_the_stack_outputs_first(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    dep = Deployment(
+        prod, prod_files, Clients(session(), local_aws.endpoint_url, CallCounter()), FAST,
+        PlainProgress(io.StringIO()),
+    )  # fmt: skip
+    arn = "arn:aws:states:us-east-2:111111111111:stateMachine:from-outputs"
+    stack_template = {
+        "Resources": {"Nothing": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"FailoverStateMachineArn": {"Value": arn}},
+    }
+    cfn = client(local_aws, "cloudformation", PRIMARY)
+    cfn.create_stack_set(
+        StackSetName="trading-prod-secondary", TemplateBody=json.dumps(stack_template)
+    )
+    cfn.create_stack_instances(
+        StackSetName="trading-prod-secondary", Accounts=prod.accounts, Regions=[SECONDARY]
+    )
+
+    assert find_state_machine(dep, Role.SECONDARY) == arn
+    with pytest.raises(Exception, match="no failover workflow in us-east-1"):
+        find_state_machine(dep, Role.PRIMARY)
