@@ -66,6 +66,11 @@ def generate_options(function: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="Write nothing; exit 1 with a diff summary if templates/ is stale.",
         ),
+        click.option(
+            "--scan",
+            is_flag=True,
+            help="Also run cfn-lint and checkov (slow) into out/<env>/audit/REPORT.md.",
+        ),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -80,13 +85,14 @@ def _generate(
     templates_dir: Path,
     environments_dir: Path,
     check: bool,
+    scan: bool,
     debug: bool,
 ) -> None:
     """Render the CloudFormation templates of the platform."""
     from trading_dr.generator import generate
 
     lines = run_reporting_errors(
-        debug, lambda: generate(envs, out, templates_dir, environments_dir, check)
+        debug, lambda: generate(envs, out, templates_dir, environments_dir, check, scan)
     )
     for line in lines:
         click.echo(line)

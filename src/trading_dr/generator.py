@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from trading_dr.config import Environment, environment_names, load_environment
+from trading_dr.config import Environment, Role, environment_names, load_environment
 from trading_dr.errors import StaleTemplatesError, UsageError
-from trading_dr.render import to_yaml
+from trading_dr.render import dump, template_dict
 from trading_dr.stacks import build_templates
 
 REFERENCE_ENV = "prod"
@@ -26,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ENVIRONMENTS = ROOT / "environments"
 DEFAULT_OUT = ROOT / "out"
 DEFAULT_COMMITTED = ROOT / "templates"
+AUDIT_DIR = "audit/"
+# Rendered diagrams by content hash: dot is most of the pack's cost (see audit/graphviz.py).
+DIAGRAM_CACHE = DEFAULT_OUT / ".cache" / "diagrams"
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,20 @@ class Rendered:
 
     env: Environment
     files: Mapping[str, bytes]
+    # With --scan, the pack in `files` holds scanner results of this machine's run; the
+    # reviewed copy keeps the scan-free pack so `--check` does not depend on scanners.
+    reviewed_audit: Mapping[str, bytes] | None = None
 
     def committed(self) -> dict[str, bytes]:
-        """The part reviewed in git under templates/ (reference environment only)."""
+        """The part reviewed in git under templates/ (reference environment only): the
+        templates, and the audit pack under templates/audit/ so a review shows its changes."""
         prefix = "templates/"
-        return {k.removeprefix(prefix): v for k, v in self.files.items() if k.startswith(prefix)}
+        reviewed = {
+            k.removeprefix(prefix): v for k, v in self.files.items() if k.startswith(prefix)
+        }
+        audit = self.reviewed_audit if self.reviewed_audit is not None else self.files
+        reviewed.update({k: v for k, v in audit.items() if k.startswith(AUDIT_DIR)})
+        return reviewed
 
 
 @cache
@@ -54,15 +67,38 @@ def code_keys(packages: Mapping[str, bytes]) -> dict[str, str]:
     return {Path(key).name.rsplit("-", 1)[0]: key for key in packages}
 
 
-def render_environment(env: Environment) -> Rendered:
+def render_environment(env: Environment, scan: bool = False) -> Rendered:
+    """Templates, Lambda zips and the audit pack; `scan` runs cfn-lint and checkov for it."""
     packages = lambda_packages()
-    files = {
-        f"templates/{role.value}.yaml": to_yaml(template).encode()
+    # One dict per template feeds both the YAML and the audit pack (no second rendering).
+    data = {
+        role: template_dict(template)
         for role, template in build_templates(env, code_keys(packages)).items()
     }
+    texts = {role: dump(template) for role, template in data.items()}
+    files = {f"templates/{role.value}.yaml": text.encode() for role, text in texts.items()}
     # The zips keep their S3 keys as paths, so the deployer uploads out/<env>/lambda as is.
     files.update(packages)
-    return Rendered(env, files)
+    files.update(_audit_pack(env, data, texts, scan=False))
+    if not scan:
+        return Rendered(env, files)
+    reviewed = {k: v for k, v in files.items() if k.startswith(AUDIT_DIR)}
+    files.update(_audit_pack(env, data, texts, scan=True))
+    return Rendered(env, files, reviewed)
+
+
+def _audit_pack(
+    env: Environment, data: Mapping[Role, Any], texts: Mapping[Role, str], scan: bool
+) -> dict[str, bytes]:
+    from trading_dr.audit import build_pack
+    from trading_dr.audit.scanners import run_cfn_lint, run_checkov
+
+    scans = None
+    if scan:
+        regions = {role: env.region_settings(role).region for role in texts}
+        scans = run_cfn_lint(texts, regions) + run_checkov(texts)
+    pack = build_pack(env, data, scans, cache_dir=DIAGRAM_CACHE)
+    return {f"{AUDIT_DIR}{name}": content for name, content in pack.items()}
 
 
 def select_environments(directory: Path, names: Iterable[str]) -> list[Environment]:
@@ -118,6 +154,14 @@ def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def stale_report(directory: Path, expected: Mapping[str, bytes]) -> list[str]:
     """One summary line per committed file that differs from the rendering, plus a diff head."""
     lines: list[str] = []
@@ -128,6 +172,9 @@ def stale_report(directory: Path, expected: Mapping[str, bytes]) -> list[str]:
             continue
         current = path.read_bytes()
         if current == data:
+            continue
+        if not _is_text(current) or not _is_text(data):
+            lines.append(f"{path}: differs (binary, {len(current)} -> {len(data)} bytes)")
             continue
         diff = list(
             difflib.unified_diff(
@@ -153,12 +200,16 @@ def generate(
     committed_dir: Path | None,
     environments_dir: Path = DEFAULT_ENVIRONMENTS,
     check: bool = False,
+    scan: bool = False,
 ) -> list[str]:
-    """Render, then write (or with `check`, compare). Returns lines to print."""
+    """Render, then write (or with `check`, compare). Returns lines to print.
+
+    `scan` runs cfn-lint and checkov into the audit pack of out/ (not of templates/)."""
     names = list(names)
     if check and REFERENCE_ENV not in names:
         names = [*names, REFERENCE_ENV] if names else [REFERENCE_ENV]
-    rendered = [render_environment(env) for env in select_environments(environments_dir, names)]
+    environments = select_environments(environments_dir, names)
+    rendered = [render_environment(env, scan=scan and not check) for env in environments]
     reference = next((r for r in rendered if r.env.name == REFERENCE_ENV), None)
     if check:
         assert reference is not None  # guaranteed above

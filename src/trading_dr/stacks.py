@@ -38,6 +38,7 @@ from trading_dr.refs import (
 from trading_dr.routing import add_routing
 from trading_dr.sessions import add_sessions_table
 from trading_dr.storage import add_storage
+from trading_dr.suppressions import apply_suppressions
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def build_global(env: Environment) -> Template:
     _output(template, "GlobalClusterIdentifier", cluster_id, "Aurora global cluster id")
     _output(template, "SessionsTableName", table_name, "Sessions global table name")
     _output(template, "SessionsTableArn", table_arn, "Sessions global table ARN (this region)")
+    apply_suppressions(template)
     return template
 
 
@@ -172,6 +174,7 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
         template, "FailoverStateMachineArn", failover.state_machine_arn,
         "Failover workflow moving the writer here (trading-dr failover)",
     )  # fmt: skip
+    apply_suppressions(template)
     return template
 
 

@@ -1,0 +1,68 @@
+"""The audit pack: REPORT.md, REPORT.html and the architecture diagram (SVG, PNG) of one
+environment, derived only from its rendered templates (as dicts), never typed by hand.
+
+`build_pack(env, templates)` returns relative path -> bytes, so the generator writes the
+pack with the same atomic tree swap as the templates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trading_dr.audit.budget import budget_section
+from trading_dr.audit.diagram import to_dot
+from trading_dr.audit.encryption import encryption_section
+from trading_dr.audit.exposure import exposure_section
+from trading_dr.audit.graphviz import render_diagram
+from trading_dr.audit.iam import iam_section
+from trading_dr.audit.inventory import inventory_section
+from trading_dr.audit.model import Section, Templates
+from trading_dr.audit.render import to_html, to_markdown
+from trading_dr.audit.replication import replication_section
+from trading_dr.audit.scanners import ScanSummary, scanner_section
+from trading_dr.config import Environment
+
+PACK_FILES = ("REPORT.md", "REPORT.html", "architecture.svg", "architecture.png")
+
+
+def sections(
+    env: Environment, templates: Templates, scans: list[ScanSummary] | None
+) -> list[Section]:
+    return [
+        inventory_section(templates),
+        iam_section(templates),
+        encryption_section(templates),
+        exposure_section(templates),
+        replication_section(templates),
+        budget_section(templates, env),
+        scanner_section(templates, scans),
+    ]
+
+
+def build_pack(
+    env: Environment,
+    templates: Templates,
+    scans: list[ScanSummary] | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, bytes]:
+    title = f"trading-dr audit pack: {env.name}"
+    svg, png = render_diagram(to_dot(templates, f"trading-dr {env.name}"), cache_dir)
+    preamble = (
+        f"Environment `{env.name}` (suffix `{env.suffix}`): templates "
+        + ", ".join(f"`{role.value}.yaml`" for role in templates)
+        + ". Every table below is derived from the rendered templates by "
+        "`trading_dr.audit`; regenerate with `python generate.py`.",
+        "Architecture: `architecture.svg` / `architecture.png` (solid: data flow, dashed "
+        "blue: replication, dotted green: DNS failover, grey: control).",
+    )
+    parts = sections(env, templates, scans)
+    markdown = to_markdown(title, preamble, parts)
+    markdown = markdown.replace(
+        "## Contents", "![architecture](architecture.svg)\n\n## Contents", 1
+    )
+    return {
+        "REPORT.md": markdown.encode(),
+        "REPORT.html": to_html(title, preamble, parts, svg).encode(),
+        "architecture.svg": svg,
+        "architecture.png": png,
+    }

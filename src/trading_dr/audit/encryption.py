@@ -1,0 +1,137 @@
+"""Encryption: every data store with how it is encrypted at rest and with which key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from trading_dr.audit.model import Json, Section, Templates, of_type, props, show, table
+
+Extractor = Callable[[Json], tuple[str, str]]  # properties -> (encryption, key)
+
+NOT_ENCRYPTED = "NOT ENCRYPTED"
+
+
+def _flag(enabled: object, what: str) -> str:
+    return what if enabled is True or enabled == "true" else NOT_ENCRYPTED
+
+
+def _aurora(p: Json) -> tuple[str, str]:
+    secret = p.get("MasterUserSecret", {})
+    key = show(p.get("KmsKeyId", "AWS-managed aws/rds"))
+    if secret:
+        key += f"; master secret: {show(secret.get('KmsKeyId', 'aws/secretsmanager'))}"
+    return _flag(p.get("StorageEncrypted"), "storage encrypted (KMS)"), key
+
+
+def _global_cluster(p: Json) -> tuple[str, str]:
+    return _flag(p.get("StorageEncrypted"), "storage encrypted"), "each member's own regional key"
+
+
+def _global_table(p: Json) -> tuple[str, str]:
+    sse = p.get("SSESpecification", {})
+    keys = [
+        f"{show(r.get('Region'))}: {show(r['SSESpecification']['KMSMasterKeyId'])}"
+        for r in p.get("Replicas", [])
+        if "KMSMasterKeyId" in r.get("SSESpecification", {})
+    ]
+    if not sse.get("SSEEnabled"):
+        return "DynamoDB-owned key (default)", "AWS owned"
+    return f"SSE {sse.get('SSEType', 'KMS')}", "; ".join(keys) or "aws/dynamodb"
+
+
+def _table(p: Json) -> tuple[str, str]:
+    sse = p.get("SSESpecification", {})
+    if not sse.get("SSEEnabled"):
+        return "DynamoDB-owned key (default)", "AWS owned"
+    return f"SSE {sse.get('SSEType', 'KMS')}", show(sse.get("KMSMasterKeyId", "aws/dynamodb"))
+
+
+def _bucket(p: Json) -> tuple[str, str]:
+    rules = p.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    if not rules:
+        return "SSE-S3 (S3 default since 2023)", "AWS owned"
+    default = rules[0].get("ServerSideEncryptionByDefault", {})
+    bucket_key = ", bucket key" if rules[0].get("BucketKeyEnabled") else ""
+    key = show(default.get("KMSMasterKeyID", "AWS owned"))
+    return f"{default.get('SSEAlgorithm')}{bucket_key}", key
+
+
+def _queue(p: Json) -> tuple[str, str]:
+    if "KmsMasterKeyId" in p:
+        return "SSE-KMS", show(p["KmsMasterKeyId"])
+    return _flag(p.get("SqsManagedSseEnabled"), "SSE-SQS"), "SQS owned"
+
+
+def _kms_property(name: str) -> Extractor:
+    def extract(p: Json) -> tuple[str, str]:
+        return ("SSE-KMS", show(p[name])) if name in p else (NOT_ENCRYPTED, "-")
+
+    return extract
+
+
+def _state_machine(p: Json) -> tuple[str, str]:
+    config = p.get("EncryptionConfiguration", {})
+    if config.get("Type") == "CUSTOMER_MANAGED_KMS_KEY":
+        return "customer managed key", show(config.get("KmsKeyId"))
+    return "AWS owned key", "AWS owned"
+
+
+def _function(p: Json) -> tuple[str, str]:
+    key = show(p["KmsKeyArn"]) if "KmsKeyArn" in p else "aws/lambda"
+    return "environment variables (KMS)", key
+
+
+def _parameter(p: Json) -> tuple[str, str]:
+    if p.get("Type") == "SecureString":
+        return "SecureString", show(p.get("KeyId", "aws/ssm"))
+    return f"{p.get('Type')} (plaintext: holds no secret)", "-"
+
+
+EXTRACTORS: dict[str, Extractor] = {
+    "AWS::RDS::GlobalCluster": _global_cluster,
+    "AWS::RDS::DBCluster": _aurora,
+    "AWS::DynamoDB::GlobalTable": _global_table,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::SQS::Queue": _queue,
+    "AWS::SNS::Topic": _kms_property("KmsMasterKeyId"),
+    "AWS::Logs::LogGroup": _kms_property("KmsKeyId"),
+    "AWS::SecretsManager::Secret": _kms_property("KmsKeyId"),
+    "AWS::StepFunctions::StateMachine": _state_machine,
+    "AWS::Lambda::Function": _function,
+    "AWS::SSM::Parameter": _parameter,
+}
+
+
+def encryption_rows(templates: Templates) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for role, logical, resource in of_type(templates, *EXTRACTORS):
+        at_rest, key = EXTRACTORS[resource["Type"]](props(resource))
+        rows.append((role.value, logical, resource["Type"], at_rest, key))
+    return rows
+
+
+def encryption_section(templates: Templates) -> Section:
+    rows = encryption_rows(templates)
+    keys = [
+        (
+            role.value,
+            logical,
+            show(props(resource).get("KeySpec", "SYMMETRIC_DEFAULT")),
+            "yes" if props(resource).get("EnableKeyRotation") else "NO",
+            show(props(resource).get("Description", "")),
+        )
+        for role, logical, resource in of_type(templates, "AWS::KMS::Key")
+    ]
+    missing = [row for row in rows if row[3] == NOT_ENCRYPTED]
+    return Section(
+        "Encryption at rest",
+        (
+            f"{len(rows)} data stores; {len(missing)} not encrypted. Keys are customer managed "
+            "KMS keys of the template's own region unless the row says otherwise.",
+        ),
+        (
+            table(("template", "store", "type", "encryption", "key"), rows, "data stores"),
+            table(("template", "key", "spec", "rotation", "description"), keys, "KMS keys"),
+        ),
+    )
