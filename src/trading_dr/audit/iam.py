@@ -154,6 +154,8 @@ def iam_section(templates: Templates) -> Section:
         for st in all_statements
         if st.identity
     ]
+    # Identity grants one row per action (each has its own justification); a resource
+    # policy one row per statement ('*' there means the resource itself, see above).
     wildcard = [
         (
             f"{st.role.value}/{st.owner}",
@@ -165,7 +167,7 @@ def iam_section(templates: Templates) -> Section:
         )
         for st in all_statements
         if st.unscoped and st.effect == "Allow"
-        for action in st.actions
+        for action in (st.actions if st.identity else [", ".join(st.actions)])
     ]
     resource_policies = [
         (
@@ -186,7 +188,7 @@ def iam_section(templates: Templates) -> Section:
         "IAM",
         (
             f"{len(roles)} roles, {len(matrix)} identity statements, {len(wildcard)} "
-            f'action grants on Resource "*" ({len(unjustified)} unjustified), '
+            f'grants on Resource "*" ({len(unjustified)} unjustified), '
             f"{len(resource_policies)} resource-policy statements.",
             'Identity statements on Resource "*" are justified from '
             "`trading_dr.policies.UNSCOPED_ACTIONS`; the least-privilege tests check each "

@@ -72,7 +72,6 @@ def run_checkov(texts: Mapping[Role, str], extra_args: tuple[str, ...] = ()) -> 
                 "--framework",
                 "cloudformation",
                 "--skip-download",
-                "--quiet",
                 "--compact",
                 "-o",
                 "json",
@@ -93,12 +92,12 @@ def run_checkov(texts: Mapping[Role, str], extra_args: tuple[str, ...] = ()) -> 
         def mine(check: dict[str, str], role: Role = role) -> bool:
             return Path(check["file_path"]).name == f"{role.value}.yaml"
 
-        passed = sum(1 for r in results for c in r["passed_checks"] if mine(c))
-        skipped = sum(1 for r in results for c in r["skipped_checks"] if mine(c))
+        passed = sum(1 for r in results for c in r.get("passed_checks", []) if mine(c))
+        skipped = sum(1 for r in results for c in r.get("skipped_checks", []) if mine(c))
         failed = tuple(
             f"{c['check_id']} {c['resource']}: {c['check_name']}"
             for r in results
-            for c in r["failed_checks"]
+            for c in r.get("failed_checks", [])
             if mine(c)
         )
         summaries.append(ScanSummary("checkov", role.value, passed, failed, skipped))
