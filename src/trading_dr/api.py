@@ -34,7 +34,7 @@ from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
 from trading_dr.context import StackContext
-from trading_dr.policies import allow, document, service_trust
+from trading_dr.policies import allow, document, service_trust, unscoped
 from trading_dr.refs import ApiRefs, AWSHelperFn, FunctionRefs, KeyRefs
 
 STAGE = "prod"
@@ -149,12 +149,12 @@ def _cloudwatch_account_role(template: Template, ctx: StackContext) -> None:
                             (
                                 logs.CreateLogGroup,
                                 logs.CreateLogStream,
-                                logs.DescribeLogGroups,
                                 logs.DescribeLogStreams,
                                 logs.PutLogEvents,
                             ),
                             [log_groups],
-                        )
+                        ),
+                        unscoped("FindApiLogGroups", (logs.DescribeLogGroups,)),
                     ),
                 )
             ],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from awacs import ec2, logs, xray
 from awacs.aws import Statement
-from troposphere import GetAtt, NoValue, Ref, Template
+from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.awslambda import (
     Code,
     Environment,
@@ -70,18 +70,37 @@ def _logical(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-")) + "Function"
 
 
-def _vpc_networking() -> Statement:
-    # What AWSLambdaVPCAccessExecutionRole grants, without its logs:* part.
-    return unscoped(
-        "ManageVpcNetworkInterfaces",
-        (
-            ec2.CreateNetworkInterface,
-            ec2.DescribeNetworkInterfaces,
-            ec2.DeleteNetworkInterface,
-            ec2.AssignPrivateIpAddresses,
-            ec2.UnassignPrivateIpAddresses,
-        ),
+def _vpc_networking(network: NetworkRefs) -> list[Statement]:
+    """What AWSLambdaVPCAccessExecutionRole grants, scoped: ENIs of this account and region,
+    in our own subnets and security group; only the Describe call needs Resource "*"."""
+    interfaces = Sub(
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*"
     )
+    subnets = [
+        Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:subnet/${Id}", Id=subnet)
+        for subnet in network.private_subnet_ids
+    ]
+    group = Sub(
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/${Id}",
+        Id=network.lambda_sg_id,
+    )
+    return [
+        allow(
+            "CreateVpcNetworkInterfaces",
+            (ec2.CreateNetworkInterface,),
+            [interfaces, *subnets, group],
+        ),
+        allow(
+            "ManageVpcNetworkInterfaces",
+            (
+                ec2.DeleteNetworkInterface,
+                ec2.AssignPrivateIpAddresses,
+                ec2.UnassignPrivateIpAddresses,
+            ),
+            [interfaces],
+        ),
+        unscoped("DescribeVpcNetworkInterfaces", (ec2.DescribeNetworkInterfaces,)),
+    ]
 
 
 def _tracing() -> Statement:
@@ -123,7 +142,7 @@ def add_function(
                             (logs.CreateLogStream, logs.PutLogEvents),
                             [GetAtt(log_group, "Arn")],
                         ),
-                        *([_vpc_networking()] if spec.in_vpc else []),
+                        *(_vpc_networking(network) if spec.in_vpc else []),
                         _tracing(),
                         *spec.statements,
                     ),
@@ -132,6 +151,12 @@ def add_function(
             Tags=ctx.tags(),
         )
     )
+    placement = {}
+    if spec.in_vpc:
+        placement["VpcConfig"] = VPCConfig(
+            SubnetIds=list(network.private_subnet_ids),
+            SecurityGroupIds=[network.lambda_sg_id],
+        )
     function = template.add_resource(
         Function(
             logical,
@@ -145,12 +170,6 @@ def add_function(
             Timeout=spec.timeout_s,
             ReservedConcurrentExecutions=spec.reserved_concurrency,
             Role=GetAtt(role, "Arn"),
-            VpcConfig=VPCConfig(
-                SubnetIds=list(network.private_subnet_ids),
-                SecurityGroupIds=[network.lambda_sg_id],
-            )
-            if spec.in_vpc
-            else NoValue,
             TracingConfig=TracingConfig(Mode="Active"),
             LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
             KmsKeyArn=keys.data_key_arn,
@@ -162,6 +181,7 @@ def add_function(
                 }
             ),
             Tags=ctx.tags(),
+            **placement,
         )
     )
     return FunctionRefs(

@@ -33,12 +33,7 @@ UNSCOPED_ACTIONS: dict[str, str] = {
     "xray:PutTelemetryRecords": "X-Ray accepts no resource-level permission for telemetry",
     "cloudwatch:PutMetricData": "PutMetricData has no resource type; scoped by namespace "
     "condition instead",
-    "ec2:CreateNetworkInterface": "ENI creation for VPC Lambdas is not resource-scopable "
-    "before the interface exists",
     "ec2:DescribeNetworkInterfaces": "Describe* calls support no resource-level permission",
-    "ec2:DeleteNetworkInterface": "Lambda deletes ENIs it created; the ARN is unknown in advance",
-    "ec2:AssignPrivateIpAddresses": "Lambda assigns IPs to ENIs whose ARN is unknown in advance",
-    "ec2:UnassignPrivateIpAddresses": "Lambda releases IPs of ENIs whose ARN is unknown in advance",
     "xray:GetSamplingRules": "X-Ray sampling rules accept no resource-level permission for "
     "Step Functions tracing",
     "xray:GetSamplingTargets": "X-Ray sampling targets accept no resource-level permission",
@@ -50,7 +45,8 @@ UNSCOPED_ACTIONS: dict[str, str] = {
     "logs:ListLogDeliveries": "log delivery for Step Functions supports only Resource '*'",
     "logs:PutResourcePolicy": "account-level log resource policy (vended logs); no resource type",
     "logs:DescribeResourcePolicies": "lists account-level log resource policies; no resource type",
-    "logs:DescribeLogGroups": "Step Functions checks the log destination; Describe* is unscoped",
+    "logs:DescribeLogGroups": "Step Functions and API Gateway check their log destinations; "
+    "DescribeLogGroups lists account-wide and takes no resource",
     "cloudwatch:GetMetricData": "GetMetricData has no resource type; it reads metrics only",
 }
 

@@ -15,14 +15,6 @@ from typing import Any
 
 from troposphere import Template
 
-_VPC_ENI_REASON = (
-    "statement ManageVpcNetworkInterfaces: the ENI actions of AWS's "
-    "AWSLambdaVPCAccessExecutionRole on Resource '*', each justified in "
-    "policies.UNSCOPED_ACTIONS. FINDING: ec2:CreateNetworkInterface, DeleteNetworkInterface, "
-    "AssignPrivateIpAddresses and UnassignPrivateIpAddresses accept network-interface (and "
-    "subnet, security-group) ARNs and should be scoped to this account and region"
-)
-
 # (logical id or resource type, checkov check id) -> reason.
 SUPPRESSIONS: dict[tuple[str, str], str] = {
     # CKV_AWS_116: a function DLQ only catches events of *asynchronous* invocations.
@@ -39,17 +31,10 @@ SUPPRESSIONS: dict[tuple[str, str], str] = {
     ("ValidatorFunction", "CKV_AWS_116"): "scheduled readiness probe (EventBridge): every run "
     "re-checks from scratch and the next one follows within a minute, so a failed event holds "
     "nothing worth replaying. FINDING: no alarm on the validator's own Errors metric",
-    # CKV_AWS_111: write actions on Resource "*" in the roles of the VPC functions.
-    **{
-        (role, "CKV_AWS_111"): _VPC_ENI_REASON
-        for role in (
-            "IntakeFunctionRole",
-            "ProcessorFunctionRole",
-            "HealthFunctionRole",
-            "MigrateFunctionRole",
-            "ValidatorFunctionRole",
-        )
-    },
+    # CKV_AWS_117: Lambda outside a VPC.
+    ("ValidatorFunction", "CKV_AWS_117"): "the readiness validator calls Route 53 (no VPC "
+    "endpoint exists for it), RDS's control plane and the peer region's public /health to "
+    "decide on failover; it reads no private data and holds no credentials but its role",
     # CKV_AWS_120: API Gateway response caching.
     ("TradingApiStage", "CKV_AWS_120"): "caching would serve stale answers: POST /trades must "
     "reach intake every time, and GET /health must show live health to Route 53's checkers "

@@ -38,13 +38,7 @@ PARLIAMENT_EXCEPTIONS = {
 
 # Actions on Resource "*" although AWS offers resource-level permissions. Each is an open
 # finding for the builder named, not a design choice; remove the entry once it is fixed.
-SCOPABLE_BUT_UNSCOPED = {
-    "ec2:CreateNetworkInterface": "functions.py ManageVpcNetworkInterfaces: scope to this "
-    "account's network-interface/*, subnet and security-group ARNs",
-    "ec2:DeleteNetworkInterface": "functions.py: scope to network-interface/* of this account",
-    "ec2:AssignPrivateIpAddresses": "functions.py: scope to network-interface/* of this account",
-    "ec2:UnassignPrivateIpAddresses": "functions.py: scope to network-interface/* of this account",
-}
+SCOPABLE_BUT_UNSCOPED: dict[str, str] = {}
 
 
 def _templates(env: str) -> dict[Role, Any]:
