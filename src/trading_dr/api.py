@@ -33,7 +33,7 @@ from troposphere.certificatemanager import Certificate, DomainValidationOption
 from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import allow, document, service_trust, unscoped
 from trading_dr.refs import ApiRefs, AWSHelperFn, FunctionRefs, KeyRefs
 
@@ -261,8 +261,7 @@ def add_api(
             RetentionInDays=ctx.env.log_retention_days,
             KmsKeyId=keys.logs_key_arn,
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     deployment = template.add_resource(

@@ -10,6 +10,10 @@ from trading_dr import __version__
 from trading_dr.config import Environment, RegionSettings, Role
 
 PROJECT = "trading-dr"
+# Resources that hold data outlive their stack and any replacement. On a failed first
+# create there is no data yet, so CloudFormation may delete them: a re-run then starts
+# clean instead of failing with "already exists" on every retained name.
+KEEP_DATA = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 
 
 @dataclass(frozen=True)

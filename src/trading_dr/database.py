@@ -19,7 +19,7 @@ from troposphere.rds import (
     MasterUserSecret,
 )
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import service_trust
 from trading_dr.refs import AWSHelperFn, DatabaseRefs, KeyRefs, NetworkRefs
 
@@ -46,8 +46,7 @@ def add_global_cluster(template: Template, ctx: StackContext) -> AWSHelperFn:
             StorageEncrypted=True,
             DeletionProtection=True,
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     return Ref(cluster)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from troposphere import AWSHelperFn, Ref, Template
 from troposphere.route53 import AliasTarget, HostedZone, HostedZoneConfiguration, RecordSetType
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 
 
 def add_hosted_zone(template: Template, ctx: StackContext) -> AWSHelperFn | str:
@@ -26,8 +26,7 @@ def add_hosted_zone(template: Template, ctx: StackContext) -> AWSHelperFn | str:
             HostedZoneTags=ctx.tags(),
             # The zone's name servers are delegated from the parent zone by hand; a
             # replacement would break that delegation silently.
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     return Ref(zone)

@@ -42,7 +42,7 @@ from troposphere.stepfunctions import (
     TracingConfiguration,
 )
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.monitoring import NAMESPACE, PEER_FENCED_METRIC, MonitoringRefs, grant_notify
 from trading_dr.policies import all_of, allow, document, service_trust, unscoped
 from trading_dr.refs import AWSHelperFn, FunctionRefs
@@ -465,8 +465,7 @@ def add_failover_workflow(
             RetentionInDays=ctx.env.log_retention_days,
             KmsKeyId=logs_key_arn,
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     role = template.add_resource(

@@ -27,7 +27,7 @@ from troposphere.awslambda import (
 from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import allow, document, service_trust, unscoped
 from trading_dr.refs import AWSHelperFn, FunctionRefs, KeyRefs, NetworkRefs
 
@@ -124,8 +124,7 @@ def add_function(
             RetentionInDays=ctx.env.log_retention_days,
             KmsKeyId=keys.logs_key_arn,
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     role = template.add_resource(

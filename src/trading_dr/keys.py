@@ -13,7 +13,7 @@ from awacs.aws import ArnLike, Condition, Principal, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import account_root, all_of, allow, document
 from trading_dr.refs import KeyRefs
 
@@ -106,8 +106,7 @@ def add_keys(
                 *data_key_principals,
             ),
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     logs_key = template.add_resource(
@@ -118,8 +117,7 @@ def add_keys(
             PendingWindowInDays=30,
             KeyPolicy=document(_admin_statement(), _logs_service(ctx)),
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     template.add_resource(

@@ -33,7 +33,7 @@ from troposphere.cloudwatch import Metric as CwMetric
 from troposphere.kms import Alias, Key
 from troposphere.sns import SubscriptionResource, Topic
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.keys import ADMIN_ACTIONS, USE_ACTIONS
 from trading_dr.policies import account_root, all_of, allow, document
 from trading_dr.refs import AWSHelperFn, FunctionRefs, QueueRefs
@@ -98,8 +98,7 @@ def _topic_key(template: Template, ctx: StackContext) -> Key:
                 ),
             ),
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     template.add_resource(

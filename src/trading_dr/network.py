@@ -28,7 +28,7 @@ from troposphere.ec2 import (
 from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import allow, document, service_trust
 from trading_dr.refs import KeyRefs, NetworkRefs
 
@@ -281,8 +281,7 @@ def _add_flow_logs(template: Template, ctx: StackContext, vpc: VPC, keys: KeyRef
             RetentionInDays=ctx.env.log_retention_days,
             KmsKeyId=keys.logs_key_arn,
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     role = template.add_resource(

@@ -11,7 +11,7 @@ from awacs.aws import Action, Bool, Condition, Principal, Statement
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.sqs import Queue, QueuePolicy, RedrivePolicy
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import allow, deny, document
 from trading_dr.refs import KeyRefs, QueueRefs
 
@@ -55,8 +55,7 @@ def add_queues(
             KmsDataKeyReusePeriodSeconds=300,
             MessageRetentionPeriod=DLQ_RETENTION_S,
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     queue = template.add_resource(
@@ -73,8 +72,7 @@ def add_queues(
                 deadLetterTargetArn=GetAtt(dlq, "Arn"), maxReceiveCount=MAX_RECEIVE_COUNT
             ),
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     # Only the trade queue may move messages into the DLQ. Its ARN is built from its name:

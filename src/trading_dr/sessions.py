@@ -20,7 +20,7 @@ from troposphere.dynamodb import (
     TimeToLiveSpecification,
 )
 
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.refs import AWSHelperFn
 
 SESSION_KEY = "session_token"
@@ -61,8 +61,7 @@ def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelper
             TimeToLiveSpecification=TimeToLiveSpecification(
                 AttributeName=EXPIRY_ATTRIBUTE, Enabled=True
             ),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     return Ref(table), GetAtt(table, "Arn")

@@ -47,7 +47,7 @@ from troposphere.s3 import (
 )
 
 from trading_dr.config import ArchiveMode
-from trading_dr.context import StackContext
+from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.inputs import StageInputs
 from trading_dr.policies import allow, deny, document, service_trust
 from trading_dr.refs import AWSHelperFn, KeyRefs, StorageRefs
@@ -259,8 +259,7 @@ def _access_log_bucket(template: Template, ctx: StackContext) -> Bucket:
                 ]
             ),
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
         )
     )
     _tls_only_policy(template, "AccessLogsBucketPolicy", bucket)
@@ -326,8 +325,7 @@ def _data_bucket(
                 ctx, inputs, role, peer_arn, f"{purpose}-to-peer"
             ),
             Tags=ctx.tags(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            **KEEP_DATA,
             **extra,
         )
     )

@@ -20,7 +20,7 @@ def test_global_cluster_is_encrypted_protected_and_retained(env: str) -> None:
     assert cluster["Properties"]["EngineVersion"] == environment(env).database.engine_version
     assert cluster["Properties"]["StorageEncrypted"] is True
     assert cluster["Properties"]["DeletionProtection"] is True
-    assert cluster["DeletionPolicy"] == "Retain"
+    assert cluster["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)

@@ -38,7 +38,7 @@ def test_sessions_global_table(env: str) -> None:
     for replica in props["Replicas"]:
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert replica["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == "Retain"
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

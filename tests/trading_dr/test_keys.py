@@ -21,7 +21,7 @@ def test_two_rotating_retained_keys_with_aliases(env: str, role: Role) -> None:
     resource_count_is(t, "AWS::KMS::Alias", 3)
     for key in resources_of_type(t, "AWS::KMS::Key").values():
         assert key["Properties"]["EnableKeyRotation"] is True
-        assert key["DeletionPolicy"] == "Retain"
+        assert key["DeletionPolicy"] == "RetainExceptOnCreate"
         assert key["UpdateReplacePolicy"] == "Retain"
 
 

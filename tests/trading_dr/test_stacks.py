@@ -15,16 +15,18 @@ from trading_dr.stacks import REGIONAL_PROFILES
 
 ALL = [(env, role) for env in ENVIRONMENTS for role in ALL_ROLES]
 ALL_IDS = [f"{e}-{r.value}" for e, r in ALL]
-# Types that hold data: losing one to a stack update or deletion loses data.
+# Types that hold data: losing one to a stack update or deletion loses data. Deletion keeps
+# them (but on a failed first create, when they hold nothing yet); replacement keeps them.
+KEEP = ({"RetainExceptOnCreate"}, {"Retain"})
 STATEFUL = {
-    "AWS::RDS::GlobalCluster": {"Retain"},
-    "AWS::RDS::DBCluster": {"Snapshot", "Retain"},
-    "AWS::DynamoDB::GlobalTable": {"Retain"},
-    "AWS::S3::Bucket": {"Retain"},
-    "AWS::KMS::Key": {"Retain"},
-    "AWS::Logs::LogGroup": {"Retain"},
-    "AWS::SQS::Queue": {"Retain"},
-    "AWS::Route53::HostedZone": {"Retain"},
+    "AWS::RDS::GlobalCluster": KEEP,
+    "AWS::RDS::DBCluster": ({"Snapshot"}, {"Snapshot"}),
+    "AWS::DynamoDB::GlobalTable": KEEP,
+    "AWS::S3::Bucket": KEEP,
+    "AWS::KMS::Key": KEEP,
+    "AWS::Logs::LogGroup": KEEP,
+    "AWS::SQS::Queue": KEEP,
+    "AWS::Route53::HostedZone": KEEP,
 }
 REGIONAL_OUTPUTS = {
     "VpcId",
@@ -55,10 +57,10 @@ REGIONAL_OUTPUTS = {
 @pytest.mark.parametrize(("env", "role"), ALL, ids=ALL_IDS)
 def test_stateful_resources_survive_delete_and_replace(env: str, role: Role) -> None:
     t = template(env, role)
-    for resource_type, allowed in STATEFUL.items():
+    for resource_type, (on_delete, on_replace) in STATEFUL.items():
         for name, resource in resources_of_type(t, resource_type).items():
-            assert resource.get("DeletionPolicy") in allowed, name
-            assert resource.get("UpdateReplacePolicy") in allowed, name
+            assert resource.get("DeletionPolicy") in on_delete, name
+            assert resource.get("UpdateReplacePolicy") in on_replace, name
 
 
 @pytest.mark.parametrize(("env", "role"), ALL, ids=ALL_IDS)
