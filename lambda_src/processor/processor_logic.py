@@ -22,6 +22,7 @@ from uuid import UUID
 from pg8000.exceptions import DatabaseError
 from trading_shared.db import Connection, ConnectionCache, sqlstate
 from trading_shared.trade import (
+    TRADE_FIELDS,
     OrderType,
     Side,
     Trade,
@@ -29,17 +30,8 @@ from trading_shared.trade import (
     trade_from_message,
 )
 
-COLUMNS = (
-    "trade_id",
-    "account_id",
-    "symbol",
-    "side",
-    "order_type",
-    "quantity",
-    "limit_price",
-    "client_timestamp",
-    "processed_region",
-)
+# The trade's own fields, then which region stored it.
+COLUMNS = (*TRADE_FIELDS, "processed_region")
 # 9 parameters a row; PostgreSQL allows 65535 per statement. SQS batches are at most 10,000
 # records, so big batches take several statements (each idempotent on its own).
 MAX_ROWS_PER_STATEMENT = 1000

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from trading_dr.audit.model import walk
+
 Json = Any
 
 
@@ -50,17 +52,6 @@ def has_resource_properties(
     )
 
 
-def walk(node: Json) -> Iterator[Json]:
-    """Every node of a JSON-like tree, depth first."""
-    yield node
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
-
-
 def policy_statements(template: dict[str, Json]) -> Iterator[tuple[str, dict[str, Json]]]:
     """(logical id, statement) for every IAM statement anywhere in the template."""
     for name, resource in template.get("Resources", {}).items():
@@ -72,3 +63,14 @@ def policy_statements(template: dict[str, Json]) -> Iterator[tuple[str, dict[str
 
 def as_list(value: Json) -> list[Json]:
     return value if isinstance(value, list) else [value]
+
+
+__all__ = [
+    "as_list",
+    "has_resource_properties",
+    "matches",
+    "policy_statements",
+    "resource_count_is",
+    "resources_of_type",
+    "walk",
+]

@@ -127,6 +127,30 @@ def update_stack_set(
     )
 
 
+def _instances_operation(
+    operation: Any,
+    pacing: Pacing,
+    name: str,
+    accounts: list[str],
+    region: str,
+    overrides: Mapping[str, str],
+    env: Environment,
+) -> str:
+    """create_stack_instances and update_stack_instances take the same arguments."""
+    return str(
+        call(
+            pacing,
+            operation,
+            StackSetName=name,
+            Accounts=accounts,
+            Regions=[region],
+            ParameterOverrides=parameter_list(overrides),
+            OperationPreferences=preferences(env),
+            OperationId=str(uuid.uuid4()),
+        )["OperationId"]
+    )
+
+
 def create_instances(
     cfn: Any,
     pacing: Pacing,
@@ -136,17 +160,8 @@ def create_instances(
     overrides: Mapping[str, str],
     env: Environment,
 ) -> str:
-    return str(
-        call(
-            pacing,
-            cfn.create_stack_instances,
-            StackSetName=name,
-            Accounts=accounts,
-            Regions=[region],
-            ParameterOverrides=parameter_list(overrides),
-            OperationPreferences=preferences(env),
-            OperationId=str(uuid.uuid4()),
-        )["OperationId"]
+    return _instances_operation(
+        cfn.create_stack_instances, pacing, name, accounts, region, overrides, env
     )
 
 
@@ -159,17 +174,8 @@ def update_instances(
     overrides: Mapping[str, str],
     env: Environment,
 ) -> str:
-    return str(
-        call(
-            pacing,
-            cfn.update_stack_instances,
-            StackSetName=name,
-            Accounts=accounts,
-            Regions=[region],
-            ParameterOverrides=parameter_list(overrides),
-            OperationPreferences=preferences(env),
-            OperationId=str(uuid.uuid4()),
-        )["OperationId"]
+    return _instances_operation(
+        cfn.update_stack_instances, pacing, name, accounts, region, overrides, env
     )
 
 
