@@ -113,7 +113,7 @@ def _alarm(
     logical: str,
     name: str,
     description: str,
-    topic: Topic,
+    topic_arn: AWSHelperFn,
     **props: object,
 ) -> Alarm:
     return template.add_resource(
@@ -122,8 +122,8 @@ def _alarm(
             AlarmName=ctx.name(name),
             AlarmDescription=description,
             ActionsEnabled=True,
-            AlarmActions=[Ref(topic)],
-            OKActions=[Ref(topic)],
+            AlarmActions=[topic_arn],
+            OKActions=[topic_arn],
             **props,
         )
     )
@@ -189,12 +189,13 @@ def add_monitoring(
             Endpoint=ctx.env.alarm_email,
         )
     )
+    topic_arn = Ref(topic)
     lag_s = ctx.env.failover.replication_lag_alarm_s
     _alarm(
         template, ctx, "AuroraReplicationLagAlarm", "aurora-replication-lag",
         f"Aurora global replication lag into {ctx.region} above {lag_s} s (emitted only "
         "while this member is a secondary)",
-        topic,
+        topic_arn,
         Namespace="AWS/RDS",
         MetricName="AuroraGlobalDBReplicationLag",
         Dimensions=_dimensions(DBClusterIdentifier=db_cluster_id),
@@ -207,22 +208,11 @@ def add_monitoring(
         TreatMissingData="notBreaching",
     )  # fmt: skip
     for short, function in functions.items():
-        logical = "".join(part.capitalize() for part in short.split("-"))
-        _alarm(
-            template, ctx, f"{logical}ErrorRateAlarm", f"{short}-error-rate",
-            f"{short} function: more than {LAMBDA_ERROR_RATE_PCT}% of invocations failed",
-            topic,
-            Metrics=_error_rate(function),
-            EvaluationPeriods=3,
-            DatapointsToAlarm=2,
-            Threshold=LAMBDA_ERROR_RATE_PCT,
-            ComparisonOperator="GreaterThanThreshold",
-            TreatMissingData="notBreaching",
-        )  # fmt: skip
+        add_error_rate_alarm(template, ctx, short, function, topic_arn)
     api = _dimensions(ApiName=ctx.name("api"), Stage=api_stage)
     _alarm(
         template, ctx, "ApiLatencyAlarm", "api-p99-latency",
-        f"API p99 latency above {API_P99_MS} ms", topic,
+        f"API p99 latency above {API_P99_MS} ms", topic_arn,
         Namespace="AWS/ApiGateway", MetricName="Latency", Dimensions=api,
         ExtendedStatistic="p99", Period=60, EvaluationPeriods=5, DatapointsToAlarm=3,
         Threshold=API_P99_MS, ComparisonOperator="GreaterThanThreshold",
@@ -230,7 +220,7 @@ def add_monitoring(
     )  # fmt: skip
     _alarm(
         template, ctx, "Api5xxAlarm", "api-5xx-rate",
-        f"More than {API_5XX_RATE:.0%} of API requests answered 5xx", topic,
+        f"More than {API_5XX_RATE:.0%} of API requests answered 5xx", topic_arn,
         Namespace="AWS/ApiGateway", MetricName="5XXError", Dimensions=api,
         Statistic="Average", Period=60, EvaluationPeriods=3, DatapointsToAlarm=2,
         Threshold=API_5XX_RATE, ComparisonOperator="GreaterThanThreshold",
@@ -238,7 +228,7 @@ def add_monitoring(
     )  # fmt: skip
     _alarm(
         template, ctx, "DeadLetterQueueAlarm", "trades-dlq-not-empty",
-        "A trade could not be stored and waits in the dead-letter queue", topic,
+        "A trade could not be stored and waits in the dead-letter queue", topic_arn,
         Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
         Dimensions=_dimensions(QueueName=queues.dlq_name), Statistic="Maximum", Period=60,
         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -248,7 +238,7 @@ def add_monitoring(
         logical = purpose.capitalize()
         _alarm(
             template, ctx, f"{logical}ReplicationFailedAlarm", f"{purpose}-replication-failed",
-            f"Objects of the {purpose} bucket failed to replicate to {ctx.peer_region}", topic,
+            f"Objects of the {purpose} bucket failed to replicate to {ctx.peer_region}", topic_arn,
             Namespace="AWS/S3", MetricName="OperationsFailedReplication",
             Dimensions=_dimensions(
                 SourceBucket=Sub(f"{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}"),
@@ -262,7 +252,7 @@ def add_monitoring(
     _alarm(
         template, ctx, "SessionsReplicationLatencyAlarm", "sessions-replication-latency",
         f"Sessions replication from {ctx.region} to {ctx.peer_region} slower than {lag_s} s",
-        topic,
+        topic_arn,
         Namespace="AWS/DynamoDB", MetricName="ReplicationLatency",
         Dimensions=_dimensions(TableName=sessions_table, ReceivingRegion=ctx.peer_region),
         Statistic="Average", Period=60, EvaluationPeriods=3, DatapointsToAlarm=2,
@@ -274,7 +264,7 @@ def add_monitoring(
         template, ctx, "PeerUnhealthyAlarm", "peer-unhealthy",
         f"{ctx.peer_region} failed every /health probe from {ctx.region} for "
         f"{PROBE_INTERVAL_S * PEER_UNHEALTHY_PERIODS} s",
-        topic,
+        topic_arn,
         Namespace=NAMESPACE, MetricName=PEER_HEALTHY_METRIC,
         Dimensions=_dimensions(Environment=ctx.env.suffix, PeerRegion=ctx.peer_region),
         Statistic="Maximum", Period=PROBE_INTERVAL_S,
@@ -289,6 +279,25 @@ def add_monitoring(
         peer_unhealthy_alarm_arn=GetAtt(peer, "Arn"),
         peer_unhealthy_alarm_name=peer_alarm_name,
     )
+
+
+def add_error_rate_alarm(
+    template: Template, ctx: StackContext, short: str, function: FunctionRefs,
+    topic_arn: AWSHelperFn,
+) -> Alarm:  # fmt: skip
+    """More than LAMBDA_ERROR_RATE_PCT of one function's invocations failed."""
+    logical = "".join(part.capitalize() for part in short.split("-"))
+    return _alarm(
+        template, ctx, f"{logical}ErrorRateAlarm", f"{short}-error-rate",
+        f"{short} function: more than {LAMBDA_ERROR_RATE_PCT}% of invocations failed",
+        topic_arn,
+        Metrics=_error_rate(function),
+        EvaluationPeriods=3,
+        DatapointsToAlarm=2,
+        Threshold=LAMBDA_ERROR_RATE_PCT,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )  # fmt: skip
 
 
 def grant_notify(refs: MonitoringRefs) -> list[Statement]:

@@ -21,7 +21,7 @@ from trading_dr.failover import add_failover_workflow
 from trading_dr.functions import Artifacts
 from trading_dr.inputs import StageInputs, add_stage_inputs
 from trading_dr.keys import add_keys
-from trading_dr.monitoring import add_monitoring
+from trading_dr.monitoring import add_error_rate_alarm, add_monitoring
 from trading_dr.network import add_network
 from trading_dr.parameters import add_string_parameter
 from trading_dr.queues import add_queues
@@ -212,6 +212,8 @@ def _add_failover(
             health_check_id=routing.health_check_id,
         ),
     )  # fmt: skip
+    # The validator decides on failover: its own failures must page someone too.
+    add_error_rate_alarm(template, ctx, "validator", validator, monitoring.topic_arn)
     workflow = add_failover_workflow(
         template, ctx, inputs.global_cluster_id, db.cluster_arn, validator, monitoring,
         routing, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,

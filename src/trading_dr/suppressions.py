@@ -30,7 +30,7 @@ SUPPRESSIONS: dict[tuple[str, str], str] = {
     "deployer once per rollout; a failure stops the rollout with its error",
     ("ValidatorFunction", "CKV_AWS_116"): "scheduled readiness probe (EventBridge): every run "
     "re-checks from scratch and the next one follows within a minute, so a failed event holds "
-    "nothing worth replaying. FINDING: no alarm on the validator's own Errors metric",
+    "nothing worth replaying; its error rate is alarmed (ValidatorErrorRateAlarm)",
     # CKV_AWS_117: Lambda outside a VPC.
     ("ValidatorFunction", "CKV_AWS_117"): "the readiness validator calls Route 53 (no VPC "
     "endpoint exists for it), RDS's control plane and the peer region's public /health to "

@@ -66,7 +66,8 @@ def test_aurora_lag_alarm_on_the_local_member_in_milliseconds(env: str, role: Ro
 
 @pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
 def test_lambda_error_rate_is_metric_math_over_one_percent(env: str, role: Role) -> None:
-    for function in ("Intake", "Processor", "Health"):
+    # The validator too: it decides on failover, so its own failures must page someone.
+    for function in ("Intake", "Processor", "Health", "Validator"):
         alarm = _alarm(env, role, f"{function}ErrorRateAlarm")
         queries = {q["Id"]: q for q in alarm["Metrics"]}
         assert queries["rate"]["Expression"] == "IF(invocations > 0, 100 * errors / invocations, 0)"

@@ -143,7 +143,7 @@ def test_scanner_section_lists_results_and_open_findings() -> None:
     assert ("checkov", "primary", "CKV_X Foo: bar") in section.tables[1].rows
     # Suppressions marked FINDING come back as open findings, once per gap.
     assert any(
-        n.startswith("Open finding") and "CKV_AWS_116" in n and "ValidatorFunction" in n
+        n.startswith("Open finding") and "CKV_AWS_59" in n and "PostTradesMethod" in n
         for n in section.notes
     ), section.notes
     unscanned = scanner_section(_templates("prod"), None)
