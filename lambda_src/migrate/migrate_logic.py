@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 
 
+EDITED = "was edited after it was applied; add a new migration instead"
+
+
 class MigrationError(RuntimeError):
     pass
 
@@ -67,6 +70,37 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [migrations[v] for v in sorted(migrations)]
 
 
+def action_of(event: object) -> str:
+    """The event's action: "status" or "apply"; an empty or absent event means apply."""
+    action = (event or {}).get("action", "apply") if isinstance(event, dict | None) else None
+    if action not in ("apply", "status"):
+        raise MigrationError(f'unknown event {event!r}; send {{"action": "status" | "apply"}}')
+    return str(action)
+
+
+def label(migration: Migration) -> str:
+    return f"{migration.version}_{migration.name}"
+
+
+def status(conn: Connection, migrations: list[Migration]) -> dict[str, list[str]]:
+    """Which discovered migrations are applied and which pending; read-only.
+
+    Before the first apply there is no schema_migrations table: everything is pending.
+    An applied file edited since is refused here as by `apply`, so a rollout stops on it.
+    """
+    found = conn.run("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    recorded: dict[str, str] = {}
+    if found[0][0]:
+        recorded = dict(conn.run("SELECT version, checksum FROM schema_migrations"))
+    for migration in migrations:
+        if recorded.get(migration.version, migration.checksum) != migration.checksum:
+            raise MigrationError(f"{label(migration)} {EDITED}")
+    return {
+        "pending": [label(m) for m in migrations if m.version not in recorded],
+        "applied": [label(m) for m in migrations if m.version in recorded],
+    }
+
+
 def apply(conn: Connection, migrations: list[Migration]) -> Report:
     report = Report()
     # Session-level lock: held across the per-file transactions below.
@@ -75,16 +109,14 @@ def apply(conn: Connection, migrations: list[Migration]) -> Report:
         conn.run(CREATE_LEDGER)
         recorded = dict(conn.run("SELECT version, checksum FROM schema_migrations"))
         for migration in migrations:
-            label = f"{migration.version}_{migration.name}"
+            name = label(migration)
             if migration.version in recorded:
                 if recorded[migration.version] != migration.checksum:
-                    raise MigrationError(
-                        f"{label} was edited after it was applied; add a new migration instead"
-                    )
-                report.already_applied.append(label)
+                    raise MigrationError(f"{name} {EDITED}")
+                report.already_applied.append(name)
                 continue
             _apply_one(conn, migration)
-            report.applied.append(label)
+            report.applied.append(name)
     finally:
         conn.run("SELECT pg_advisory_unlock(:key)", key=ADVISORY_LOCK_KEY)
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,10 +38,14 @@ def tables(server: PostgresServer, db: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_handler_applies_the_schema_once_and_is_idempotent(
+SHIPPED = ["0001_trades", "0002_app_user"]
+
+
+@pytest.fixture
+def configured(
     aws: None, postgres: PostgresServer, empty_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN an empty database and the migrate function configured for it
+    """The migrate function's environment, pointing at the empty database."""
     secret = boto3.client("secretsmanager").create_secret(
         Name="rds!cluster-migrate",
         SecretString=json.dumps({"username": postgres.user, "password": postgres.password}),
@@ -54,15 +59,73 @@ def test_handler_applies_the_schema_once_and_is_idempotent(
     }.items():
         monkeypatch.setenv(name, value)
 
-    # WHEN the deployment invokes it twice (a re-run rollout)
+
+def test_handler_applies_the_schema_once_and_is_idempotent(
+    configured: None, postgres: PostgresServer, empty_db: str
+) -> None:
+    # GIVEN an empty database and the migrate function configured for it
+    # WHEN the deployment invokes it twice (a re-run rollout; the old empty event)
     first = migrate_handler.handler({}, context())
-    second = migrate_handler.handler({}, context())
+    second = migrate_handler.handler({"action": "apply"}, context())
 
     # THEN the first applies every file, the second none, and both tables exist
-    shipped = ["0001_trades", "0002_app_user"]
-    assert first == {"status": "ok", "applied": shipped, "already_applied": []}
-    assert second == {"status": "ok", "applied": [], "already_applied": shipped}
+    assert first == {"status": "ok", "applied": SHIPPED, "already_applied": []}
+    assert second == {"status": "ok", "applied": [], "already_applied": SHIPPED}
     assert tables(postgres, empty_db) == {"trades", "schema_migrations"}
+
+
+def test_status_lists_pending_migrations_without_creating_anything(
+    configured: None, postgres: PostgresServer, empty_db: str
+) -> None:
+    # GIVEN an empty database (no schema_migrations table yet)
+    # WHEN the deployer asks for the status
+    result = migrate_handler.handler({"action": "status"}, context())
+
+    # THEN every shipped file is pending and the database is still empty
+    assert result == {"status": "ok", "pending": SHIPPED, "applied": []}
+    assert tables(postgres, empty_db) == set()
+
+
+def test_status_after_apply_lists_nothing_pending(
+    configured: None, postgres: PostgresServer, empty_db: str
+) -> None:
+    # GIVEN the schema applied
+    migrate_handler.handler({"action": "apply"}, context())
+
+    # WHEN the deployer asks for the status
+    result = migrate_handler.handler({"action": "status"}, context())
+
+    # THEN nothing is pending
+    assert result == {"status": "ok", "pending": [], "applied": SHIPPED}
+
+
+def test_status_names_files_added_since_the_last_apply(
+    postgres: PostgresServer, empty_db: str, tmp_path: Path
+) -> None:
+    # GIVEN one applied migration and a second added afterwards
+    conn = postgres.connect(empty_db)
+    migrate_logic.apply(conn, write(tmp_path, {"0001_create.sql": "CREATE TABLE t (id int);"}))
+    both = write(tmp_path, {"0002_note.sql": "ALTER TABLE t ADD COLUMN note text;"})
+
+    # WHEN the status is read, THEN only the new one is pending, and nothing changed
+    assert migrate_logic.status(conn, both) == {
+        "pending": ["0002_note"],
+        "applied": ["0001_create"],
+    }
+    assert conn.run(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 't'"
+    ) == [["id"]]
+    conn.close()
+
+
+@pytest.mark.parametrize("event", ["status", {"action": "drop"}, []])
+def test_unknown_event_is_refused_before_connecting(configured: None, event: Any) -> None:
+    # GIVEN an event that is neither status nor apply (nor empty)
+    # WHEN the function is invoked, THEN it fails naming the accepted events
+    with pytest.raises(
+        migrate_logic.MigrationError, match=re.escape('"action": "status" | "apply"')
+    ):
+        migrate_handler.handler(event, context())
 
 
 def write(directory: Path, files: dict[str, str]) -> list[migrate_logic.Migration]:
@@ -106,9 +169,11 @@ def test_edited_migration_is_refused(
     migrate_logic.apply(conn, write(tmp_path, {"0001_create.sql": "CREATE TABLE t (id int);"}))
     edited = write(tmp_path, {"0001_create.sql": "CREATE TABLE t (id bigint);"})
 
-    # WHEN migrations run again, THEN they stop and say why
+    # WHEN migrations run again or their status is read, THEN they stop and say why
     with pytest.raises(migrate_logic.MigrationError, match="edited after it was applied"):
         migrate_logic.apply(conn, edited)
+    with pytest.raises(migrate_logic.MigrationError, match="0001_create was edited"):
+        migrate_logic.status(conn, edited)
     conn.close()
 
 
