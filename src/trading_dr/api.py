@@ -31,9 +31,9 @@ from troposphere.apigateway import (
 from troposphere.awslambda import Permission
 from troposphere.certificatemanager import Certificate, DomainValidationOption
 from troposphere.iam import Policy, Role
-from troposphere.logs import LogGroup
 
-from trading_dr.context import KEEP_DATA, StackContext
+from trading_dr.context import StackContext
+from trading_dr.log_groups import add_log_group
 from trading_dr.policies import allow, document, service_trust, unscoped
 from trading_dr.refs import ApiRefs, AWSHelperFn, FunctionRefs, KeyRefs
 
@@ -254,16 +254,10 @@ def add_api(
     )  # fmt: skip
     get = _lambda_method(template, "GetHealthMethod", api, health_resource, "GET", health)
     _cloudwatch_account_role(template, ctx)
-    access_logs = template.add_resource(
-        LogGroup(
-            "ApiAccessLogGroup",
-            LogGroupName=f"/trading/{ctx.env.suffix}/api-access",
-            RetentionInDays=ctx.env.log_retention_days,
-            KmsKeyId=keys.logs_key_arn,
-            Tags=ctx.tags(),
-            **KEEP_DATA,
-        )
-    )
+    access_logs = add_log_group(
+        template, ctx, "ApiAccessLogGroup", f"/trading/{ctx.env.suffix}/api-access",
+        keys.logs_key_arn,
+    )  # fmt: skip
     deployment = template.add_resource(
         Deployment(
             "TradingApiDeployment",

@@ -33,7 +33,6 @@ from awacs.aws import ArnLike, StringEquals
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.events import Rule, Target
 from troposphere.iam import Policy, Role
-from troposphere.logs import LogGroup
 from troposphere.stepfunctions import (
     CloudWatchLogsLogGroup,
     LogDestination,
@@ -42,7 +41,8 @@ from troposphere.stepfunctions import (
     TracingConfiguration,
 )
 
-from trading_dr.context import KEEP_DATA, StackContext
+from trading_dr.context import StackContext
+from trading_dr.log_groups import add_log_group
 from trading_dr.monitoring import NAMESPACE, PEER_FENCED_METRIC, MonitoringRefs, grant_notify
 from trading_dr.policies import all_of, allow, document, service_trust, unscoped
 from trading_dr.refs import AWSHelperFn, FunctionRefs
@@ -457,16 +457,9 @@ def add_failover_workflow(
     global_cluster_arn = Sub(
         "arn:${AWS::Partition}:rds::${AWS::AccountId}:global-cluster:${Id}", Id=global_cluster_id
     )
-    log_group = template.add_resource(
-        LogGroup(
-            "FailoverLogGroup",
-            # /aws/vendedlogs/ keeps the log delivery resource policy under its size limit.
-            LogGroupName=f"/aws/vendedlogs/states/{name}",
-            RetentionInDays=ctx.env.log_retention_days,
-            KmsKeyId=logs_key_arn,
-            Tags=ctx.tags(),
-            **KEEP_DATA,
-        )
+    # /aws/vendedlogs/ keeps the log delivery resource policy under its size limit.
+    log_group = add_log_group(
+        template, ctx, "FailoverLogGroup", f"/aws/vendedlogs/states/{name}", logs_key_arn
     )
     role = template.add_resource(
         Role(

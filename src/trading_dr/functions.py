@@ -25,9 +25,9 @@ from troposphere.awslambda import (
     VPCConfig,
 )
 from troposphere.iam import Policy, Role
-from troposphere.logs import LogGroup
 
-from trading_dr.context import KEEP_DATA, StackContext
+from trading_dr.context import StackContext
+from trading_dr.log_groups import add_log_group
 from trading_dr.policies import allow, document, service_trust, unscoped
 from trading_dr.refs import AWSHelperFn, FunctionRefs, KeyRefs, NetworkRefs
 
@@ -117,15 +117,8 @@ def add_function(
 ) -> FunctionRefs:
     logical = _logical(spec.name)
     function_name = ctx.name(spec.name)
-    log_group = template.add_resource(
-        LogGroup(
-            f"{logical}LogGroup",
-            LogGroupName=f"/aws/lambda/{function_name}",
-            RetentionInDays=ctx.env.log_retention_days,
-            KmsKeyId=keys.logs_key_arn,
-            Tags=ctx.tags(),
-            **KEEP_DATA,
-        )
+    log_group = add_log_group(
+        template, ctx, f"{logical}LogGroup", f"/aws/lambda/{function_name}", keys.logs_key_arn
     )
     role = template.add_resource(
         Role(

@@ -26,9 +26,9 @@ from troposphere.ec2 import (
     VPCGatewayAttachment,
 )
 from troposphere.iam import Policy, Role
-from troposphere.logs import LogGroup
 
-from trading_dr.context import KEEP_DATA, StackContext
+from trading_dr.context import StackContext
+from trading_dr.log_groups import add_log_group
 from trading_dr.policies import allow, document, service_trust
 from trading_dr.refs import KeyRefs, NetworkRefs
 
@@ -274,16 +274,10 @@ def _add_endpoints(
 
 
 def _add_flow_logs(template: Template, ctx: StackContext, vpc: VPC, keys: KeyRefs) -> None:
-    group = template.add_resource(
-        LogGroup(
-            "FlowLogGroup",
-            LogGroupName=f"/trading/{ctx.env.suffix}/vpc-flow-logs",
-            RetentionInDays=ctx.env.log_retention_days,
-            KmsKeyId=keys.logs_key_arn,
-            Tags=ctx.tags(),
-            **KEEP_DATA,
-        )
-    )
+    group = add_log_group(
+        template, ctx, "FlowLogGroup", f"/trading/{ctx.env.suffix}/vpc-flow-logs",
+        keys.logs_key_arn,
+    )  # fmt: skip
     role = template.add_resource(
         Role(
             "FlowLogRole",
