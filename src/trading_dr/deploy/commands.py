@@ -183,8 +183,9 @@ def _fail_on_failed(results: list[Any]) -> None:
     if failed:
         stage = failed[0]
         lines = "\n".join(f"  {line}" for line in stage.reasons)
+        op = f" (operation {stage.operation_id})" if stage.operation_id else ""
         raise OperationFailedError(
-            f"stage {stage.name} failed (operation {stage.operation_id}); the rollout stopped. "
+            f"stage {stage.name} failed{op}; the rollout stopped. "
             f"Reasons:\n{lines}\nfix the cause and re-run: finished stages are skipped"
         )
 
@@ -192,7 +193,7 @@ def _fail_on_failed(results: list[Any]) -> None:
 @click.command("deploy")
 @common_options
 def deploy_command(**kwargs: Any) -> None:
-    """Roll out bootstrap, global, primary, secondary and link, in order."""
+    """Roll out bootstrap, global, primary, migrate, secondary and link, in order."""
     opts = Options(**kwargs)
 
     def action() -> None:
@@ -230,6 +231,7 @@ def plan_command(**kwargs: Any) -> None:
                                 "accounts": r.accounts,
                                 "parameters": r.parameters,
                                 **({"missing": r.reasons} if r.name == "bootstrap" else {}),
+                                **({"migrations": r.reasons} if r.name == "migrate" else {}),
                             }
                             for r in results
                         ]
@@ -248,6 +250,9 @@ def plan_command(**kwargs: Any) -> None:
             if r.name == "bootstrap":
                 for item in r.reasons:
                     click.echo(f"    missing: {item}")
+            if r.name == "migrate":
+                for item in r.reasons:
+                    click.echo(f"    {item}")
 
     run(opts, action)
 

@@ -4,6 +4,8 @@ Each stage compares the rendered template and the resolved parameters with what 
 deployed, and only then writes: a re-run with nothing changed is read-only and reports
 every stage `unchanged`. Outputs of deployed stages feed the parameters of later ones
 (`plan.resolve_parameters`); a failed stage stops the rollout with its reasons.
+Right after the primary stage, the `migrate` step applies pending schema migrations
+through the primary's migrate function (`migrations`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trading_dr.config import Environment, Role
-from trading_dr.deploy import artifacts, stacksets
+from trading_dr.deploy import artifacts, migrations, stacksets
 from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.bootstrap import ensure_bootstrap, missing_bootstrap
 from trading_dr.deploy.plan import (
@@ -331,6 +333,52 @@ class Rollout:
         result.reasons = missing
         return result
 
+    def migrate(self, apply: bool) -> StageResult:
+        """The schema migrations, per target account, in the primary (writer) region."""
+        started = time.monotonic()
+        stage = self._stage_of(Role.PRIMARY)
+        result = StageResult(
+            "migrate", "unchanged", region=stage.region, accounts=list(stage.accounts)
+        )
+        progress, applied = self.dep.progress, []
+        for account in stage.accounts:
+            outputs = self.outputs_of(Role.PRIMARY, account, planning=False)
+            function = (outputs or {}).get(migrations.OUTPUT)
+            if outputs is None and not apply:
+                result.status = "create"  # the primary is not deployed yet
+                result.reasons.append(
+                    f"{account}: the primary stack is not deployed yet; status after it"
+                )
+                continue
+            if function is None:
+                outcome = migrations.Outcome(
+                    "failed", reason=f"the primary stack in {account} has no {migrations.OUTPUT}"
+                )
+            else:
+                result.parameters[f"{account}.{migrations.OUTPUT}"] = function
+                client = self.dep.clients.client("lambda", stage.region, account)
+                if apply:
+                    progress.update("migrate", "checking", function)
+                    outcome = migrations.migrate(client, self.dep.pacing, function)
+                else:
+                    outcome = migrations.plan(client, self.dep.pacing, function)
+            if outcome.status == "failed":
+                result.status = "failed"
+                result.reasons.append(f"{account}: {outcome.reason}")
+                break
+            if outcome.status != "unchanged":
+                result.status = outcome.status
+                result.reasons.append(f"{account}: pending {', '.join(outcome.pending)}")
+            applied += [f"{account}:{name}" for name in outcome.applied]
+        if applied:
+            result.outputs = {"applied": ", ".join(applied)}
+        result.duration_s = time.monotonic() - started
+        if apply:
+            progress.update("migrate", result.status, result.outputs.get("applied", ""))
+            if result.status == "failed":
+                progress.reasons("migrate", result.reasons)
+        return result
+
 
 def _batches(
     accounts: list[str], desired: Mapping[str, Mapping[str, str]]
@@ -347,9 +395,10 @@ def deploy(dep: Deployment) -> list[StageResult]:
     rollout = Rollout(dep)
     results = [rollout.bootstrap(apply=True)]
     for stage in stages(dep.env)[1:]:
-        result = rollout.run_stage(stage, apply=True)
-        results.append(result)
-        if result.status == "failed":
+        results.append(rollout.run_stage(stage, apply=True))
+        if results[-1].status != "failed" and stage.name == "primary":
+            results.append(rollout.migrate(apply=True))
+        if results[-1].status == "failed":
             break
     return results
 
@@ -358,5 +407,8 @@ def plan(dep: Deployment) -> list[StageResult]:
     """What `deploy` would do, read-only: per stage its targets, parameters and action."""
     rollout = Rollout(dep)
     results = [rollout.bootstrap(apply=False)]
-    results += [rollout.run_stage(stage, apply=False) for stage in stages(dep.env)[1:]]
+    for stage in stages(dep.env)[1:]:
+        results.append(rollout.run_stage(stage, apply=False))
+        if stage.name == "primary":
+            results.append(rollout.migrate(apply=False))
     return results

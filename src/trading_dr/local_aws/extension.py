@@ -6,6 +6,8 @@
    detection runs as an operation and reports per resource (`drift`).
 3. `faults` can fail a resource, answer an API call with an error code (throttling,
    OperationInProgressError...) or keep operations RUNNING for a while.
+4. Lambda invocations are answered, not executed (`lambdas`): the migrate function
+   reports nothing pending unless a test queues other answers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 
-from trading_dr.local_aws import faults
+from trading_dr.local_aws import faults, lambdas
 from trading_dr.local_aws.stacksets import (
     InjectedResourceError,
     LocalStackInstance,
@@ -68,6 +70,7 @@ def install() -> None:
         _patch_parser()
         _patch_handlers()
         _patch_bucket_policies()
+        lambdas.install()
         _installed.append(True)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.request
 from types import TracebackType
+from typing import Any
 
 LOCAL_HOST = "127.0.0.1"
 # Credentials the local endpoint accepts; never real ones.
@@ -46,15 +48,40 @@ class LocalAws:
         host, port = server.get_host_and_port()
         self._server = server
         self.endpoint_url = f"http://{host}:{port}"
+        self._configure()
         return self
 
-    def reset(self) -> None:
-        """Forget every resource (moto's /moto-api/reset) and every armed fault."""
-        from trading_dr.local_aws import faults
-
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+    def _post(self, path: str, body: Any = None) -> None:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.endpoint_url}{path}", data=data, method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
+
+    def _configure(self) -> None:
+        """Lambda without docker: invocations are answered (`lambdas`), not executed."""
+        from trading_dr.local_aws.lambdas import CONFIG
+
+        self._post("/moto-api/config", CONFIG)
+
+    def queue_lambda_answers(self, account: str, region: str, *answers: Any) -> None:
+        """The next Lambda invocations in `account`/`region` return `answers`, in order
+        (JSON-encoded; an `{"errorMessage", "errorType"}` answer is a FunctionError)."""
+        self._post(
+            "/moto-api/static/lambda-simple/response",
+            {
+                "account_id": account,
+                "region": region,
+                "results": [json.dumps(answer) for answer in answers],
+            },
+        )
+
+    def reset(self) -> None:
+        """Forget every resource (moto's /moto-api/reset), queued Lambda answer and armed
+        fault; the configuration is set again (a test may have changed it)."""
+        from trading_dr.local_aws import faults
+
+        self._post("/moto-api/reset")
+        self._configure()
         faults.clear()
 
     def stop(self) -> None:

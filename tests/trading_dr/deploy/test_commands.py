@@ -34,7 +34,7 @@ def test_deploy_json_then_destroy_in_reverse_order(local_aws: LocalAws, aws_env:
     deployed = runner.invoke(cli, ["deploy", *endpoint, "--output", "json"])
     assert deployed.exit_code == 0, deployed.output
     stages = json.loads(deployed.stdout[deployed.stdout.index("{") :])["stages"]
-    assert [s["status"] for s in stages] == ["created"] * 4 + ["updated"]
+    assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
     assert set(stages[2]) == {"name", "status", "operation_id", "duration_s", "outputs"}
 
     refused = runner.invoke(cli, ["destroy", *endpoint])
@@ -70,3 +70,24 @@ def test_missing_credentials_is_a_clear_error(
     result = CliRunner().invoke(cli, ["status", "--endpoint-url", local_aws.endpoint_url])
     assert result.exit_code == 2
     assert "no usable AWS credentials" in result.stderr
+
+
+def test_failed_migration_exits_1_with_the_functions_message(
+    local_aws: LocalAws, aws_env: None
+) -> None:
+    # GIVEN a migrate function whose status fails (an applied file was edited)
+    edited = "0001_trades was edited after it was applied; add a new migration instead"
+    local_aws.queue_lambda_answers(
+        "111111111111", "us-east-1", {"errorMessage": edited, "errorType": "MigrationError"}
+    )
+
+    # WHEN the rollout runs
+    endpoint = ["--endpoint-url", local_aws.endpoint_url, "--env", "prod"]
+    result = CliRunner().invoke(cli, ["deploy", *endpoint])
+
+    # THEN it stops after the primary stage with exit 1 and the function's message
+    assert result.exit_code == 1, result.output
+    assert "stage migrate failed; the rollout stopped" in result.stderr
+    assert f"trading-prod-migrate (status): {edited}" in result.stderr
+    stages = [line.split()[:2] for line in result.stdout.splitlines() if line[:1].isalpha()]
+    assert stages[-2:] == [["primary", "created"], ["migrate", "failed"]], result.stdout

@@ -1,18 +1,22 @@
 """The rollout against the local AWS (moto server + extension) with the real prod templates.
 
-Proves: order, outputs passed on as parameters, the link stage, read-only re-runs,
-failure handling and resume, retries, TemplateURL. Not proved (the local AWS does not
-model it): real resource behaviour, timing, cross-region replication.
+Proves: order, outputs passed on as parameters, the link stage, the migrate step,
+read-only re-runs, failure handling and resume, retries, TemplateURL. Not proved (the
+local AWS does not model it): real resource behaviour, timing, cross-region replication,
+the migrations themselves (the local migrate function only answers; tests/lambda_src/migrate
+runs them against PostgreSQL).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
 from tests.trading_dr.local_aws.fixtures import make_deployment
 from trading_dr.config import Environment
+from trading_dr.deploy.aws import STATUS_INVOKE
 from trading_dr.deploy.rollout import deploy, plan
 from trading_dr.local_aws import faults
 from trading_dr.local_aws.server import LocalAws
@@ -53,9 +57,12 @@ def test_full_rollout_in_order_passes_outputs_and_links(
         ("bootstrap", "created"),
         ("global", "created"),
         ("primary", "created"),
+        ("migrate", "unchanged"),  # the local migrate function reports nothing pending
         ("secondary", "created"),
         ("link", "updated"),
     ]
+    assert dep.clients.counter.calls[STATUS_INVOKE] == 1
+    assert "Invoke" not in dep.clients.counter.calls
     by_name = {r.name: r for r in results}
     glob, primary, secondary = by_name["global"], by_name["primary"], by_name["secondary"]
     # Outputs of the global stage arrive as parameters of the regional stacks.
@@ -85,10 +92,11 @@ def test_second_deploy_makes_no_write_call(
     results = deploy(again)
 
     assert {r.status for r in results} == {"unchanged"}
-    assert len(results) == 5
+    assert len(results) == 6
     assert again.clients.counter.writes == {}
+    assert again.clients.counter.calls[STATUS_INVOKE] == 1  # the migrate status: a read
     planned = plan(make_deployment(local_aws, prod, prod_files))
-    assert [r.status for r in planned] == ["unchanged"] * 5
+    assert [r.status for r in planned] == ["unchanged"] * 6
     assert planned[0].reasons == []
 
 
@@ -112,7 +120,12 @@ def test_first_plan_shows_sources_of_parameters(
     )
     assert stages["primary"].parameters["PeerConfigBucketArn"] == ""
     assert stages["link"].parameters["PeerConfigBucketArn"] == "<secondary.ConfigBucketArn>"
+    assert stages["migrate"].status == "create"
+    assert stages["migrate"].reasons == [
+        "111111111111: the primary stack is not deployed yet; status after it"
+    ]
     assert dep.clients.counter.writes == {}
+    assert STATUS_INVOKE not in dep.clients.counter.calls
 
 
 def test_failed_stage_stops_with_reasons_and_rerun_resumes(
@@ -133,9 +146,88 @@ def test_failed_stage_stops_with_reasons_and_rerun_resumes(
         ("bootstrap", "unchanged"),
         ("global", "unchanged"),
         ("primary", "updated"),  # the failed link left the instance OUTDATED: redeployed
+        ("migrate", "unchanged"),
         ("secondary", "unchanged"),
         ("link", "unchanged"),
     ], second[-1].reasons
+
+
+def test_pending_migrations_are_applied_after_the_primary_stage(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    # GIVEN a first rollout and a migrate function with two migrations pending
+    account, region = prod.accounts[0], prod.primary.region
+    pending = ["0001_trades", "0002_app_user"]
+    local_aws.queue_lambda_answers(
+        account,
+        region,
+        {"status": "ok", "pending": pending, "applied": []},
+        {"status": "ok", "applied": pending, "already_applied": []},
+    )
+    dep = make_deployment(local_aws, prod, prod_files)
+    sent: list[bytes] = []
+    dep.clients.client("lambda", region, account).meta.events.register(
+        "provide-client-params.lambda.Invoke",
+        lambda params, **_: sent.append(params["Payload"]),
+    )
+
+    # WHEN it deploys and a plan follows
+    results = deploy(dep)
+    planned = plan(make_deployment(local_aws, prod, prod_files))
+
+    # THEN the migrate step asked for the status, applied, and reports what it applied
+    names = [r.name for r in results]
+    assert names.index("migrate") == names.index("primary") + 1
+    migrate = results[names.index("migrate")]
+    assert migrate.status == "updated", migrate.reasons
+    assert migrate.outputs == {"applied": "111111111111:0001_trades, 111111111111:0002_app_user"}
+    assert migrate.parameters == {"111111111111.MigrateFunctionName": "trading-prod-migrate"}
+    assert [json.loads(p) for p in sent] == [{"action": "status"}, {"action": "apply"}]
+    assert results[-1].status == "updated"
+    # AND the plan afterwards reads the status only: nothing pending, unchanged
+    assert {r.name: r.status for r in planned}["migrate"] == "unchanged"
+
+
+def test_failed_migration_stops_the_rollout_and_rerun_resumes(
+    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+) -> None:
+    # GIVEN a migrate function whose apply raises
+    account, region = prod.accounts[0], prod.primary.region
+    local_aws.queue_lambda_answers(
+        account,
+        region,
+        {"status": "ok", "pending": ["0003_broken"], "applied": []},
+        {"errorMessage": 'relation "nope" does not exist', "errorType": "DatabaseError"},
+    )
+
+    # WHEN it deploys
+    first = deploy(make_deployment(local_aws, prod, prod_files))
+
+    # THEN the rollout stops at the migrate step with the function's message
+    assert [(r.name, r.status) for r in first][-2:] == [
+        ("primary", "created"),
+        ("migrate", "failed"),
+    ]
+    assert first[-1].reasons == [
+        '111111111111: trading-prod-migrate (apply): relation "nope" does not exist'
+    ]
+
+    # AND a re-run (the status still pending, then applied) resumes from there
+    local_aws.queue_lambda_answers(
+        account,
+        region,
+        {"status": "ok", "pending": ["0003_broken"], "applied": []},
+        {"status": "ok", "applied": ["0003_broken"], "already_applied": []},
+    )
+    second = deploy(make_deployment(local_aws, prod, prod_files))
+    assert [(r.name, r.status) for r in second] == [
+        ("bootstrap", "unchanged"),
+        ("global", "unchanged"),
+        ("primary", "unchanged"),
+        ("migrate", "updated"),
+        ("secondary", "created"),
+        ("link", "updated"),
+    ]
 
 
 def test_throttling_and_operation_in_progress_are_retried(

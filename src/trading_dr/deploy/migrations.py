@@ -1,0 +1,82 @@
+"""The rollout's migrate step: the primary's migrate function applies pending SQL migrations.
+
+The function (output `MigrateFunctionName` of the primary stack, the writer region) is
+first asked `{"action": "status"}`, a read; only if migrations are pending is it asked
+`{"action": "apply"}`. So a re-run with nothing pending writes nothing, and a failed
+apply is resumed by the next rollout (the status still lists what is pending).
+A FunctionError, or a payload that is not the function's answer, fails the step with
+the function's own message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from trading_dr.deploy.retry import Pacing, call
+
+OUTPUT = "MigrateFunctionName"
+
+
+class MigrationError(Exception):
+    """The function failed or answered something that is not its result."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # deploy: unchanged | updated | failed; plan: unchanged | update | failed
+    pending: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def invoke(lambda_client: Any, pacing: Pacing, function: str, action: str) -> dict[str, Any]:
+    """Invoke `function` synchronously with `{"action": action}`; its parsed answer."""
+    response = call(
+        pacing,
+        lambda_client.invoke,
+        FunctionName=function,
+        InvocationType="RequestResponse",
+        Payload=json.dumps({"action": action}).encode(),
+    )
+    raw = response["Payload"].read()
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = None
+    if response.get("FunctionError"):
+        message = answer.get("errorMessage") if isinstance(answer, dict) else None
+        raise MigrationError(f"{function} ({action}): {message or raw.decode(errors='replace')}")
+    expected = ("pending", "applied") if action == "status" else ("applied",)
+    if not (
+        isinstance(answer, dict)
+        and answer.get("status") == "ok"
+        and all(isinstance(answer.get(key), list) for key in expected)
+    ):
+        shown = raw[:200].decode(errors="replace")
+        raise MigrationError(f"{function} ({action}): unexpected answer {shown!r}")
+    return answer
+
+
+def plan(lambda_client: Any, pacing: Pacing, function: str) -> Outcome:
+    """What `migrate` would do, read-only (the status invoke only)."""
+    try:
+        pending = [
+            str(name) for name in invoke(lambda_client, pacing, function, "status")["pending"]
+        ]
+    except MigrationError as exc:
+        return Outcome("failed", reason=str(exc))
+    return Outcome("update" if pending else "unchanged", pending=pending)
+
+
+def migrate(lambda_client: Any, pacing: Pacing, function: str) -> Outcome:
+    """Apply the pending migrations, if any."""
+    planned = plan(lambda_client, pacing, function)
+    if planned.status != "update":
+        return planned
+    try:
+        applied = invoke(lambda_client, pacing, function, "apply")["applied"]
+    except MigrationError as exc:
+        return Outcome("failed", pending=planned.pending, reason=str(exc))
+    return Outcome("updated", pending=planned.pending, applied=[str(name) for name in applied])
