@@ -8,6 +8,7 @@ validation on POST /trades whose 400 names the failing fields, and two custom do
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from awacs import logs
 from troposphere import GetAtt, Ref, Sub, Template
@@ -58,7 +59,7 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 # Structure only (types, required keys, enums): the intake function owns value rules
 # (decimals, UUIDs, timestamps) and names every bad field in its own 400.
-TRADE_REQUEST_SCHEMA = {
+TRADE_REQUEST_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-04/schema#",
     "title": "TradeRequest",
     "type": "object",

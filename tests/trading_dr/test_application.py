@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.assertions import as_list, has_resource_properties, resource_count_is
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
+from trading_dr.api import TRADE_REQUEST_SCHEMA
 from trading_dr.config import Role
 
 CASES = [(env, role) for env in ENVIRONMENTS for role in REGIONAL]
@@ -175,3 +176,15 @@ def test_only_the_validator_runs_outside_the_vpc(env: str, role: Role) -> None:
     assert "ManageVpcNetworkInterfaces" not in _statements(env, role, "ValidatorFunction")
     for name in SHARED_FUNCTIONS:
         assert "ManageVpcNetworkInterfaces" in _statements(env, role, name)
+
+
+def test_gateway_schema_follows_the_trade_model() -> None:
+    """The API model repeats the trade's fields (the generator cannot import Lambda code):
+    this keeps the two in step, so the gateway never refuses what intake accepts."""
+    from trading_shared.trade import REQUEST_FIELDS, OrderType, Side
+
+    schema = TRADE_REQUEST_SCHEMA
+    assert list(schema["properties"]) == list(REQUEST_FIELDS)
+    assert schema["required"] == [f for f in REQUEST_FIELDS if f != "limit_price"]
+    assert schema["properties"]["side"]["enum"] == [s.value for s in Side]
+    assert schema["properties"]["order_type"]["enum"] == [o.value for o in OrderType]
