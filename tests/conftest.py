@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SRC = ROOT / "lambda_src"
-for _path in ("shared", "intake", "processor", "health", "migrate"):
+for _path in ("shared", "intake", "processor", "health", "migrate", "shipper"):
     if str(LAMBDA_SRC / _path) not in sys.path:
         sys.path.insert(0, str(LAMBDA_SRC / _path))
 
@@ -34,6 +34,8 @@ def postgres() -> Iterator[PostgresServer]:
 
 APP_USER = "trading_app"  # created by migration 0002
 APP_PASSWORD = "app-password-for-tests"
+AUDIT_USER = "trading_audit"  # the shipper's login, created by migration 0003
+AUDIT_PASSWORD = "audit-password-for-tests"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Database:
     # run with exactly the grants the functions have in production.
     app_user: str = APP_USER
     app_password: str = APP_PASSWORD
+    audit_user: str = AUDIT_USER
+    audit_password: str = AUDIT_PASSWORD
 
 
 @pytest.fixture
@@ -57,6 +61,7 @@ def database(postgres: PostgresServer) -> Iterator[Database]:
     try:
         migrate_logic.apply(conn, migrate_logic.discover())
         conn.run(f"ALTER ROLE {APP_USER} PASSWORD '{APP_PASSWORD}'")
+        conn.run(f"ALTER ROLE {AUDIT_USER} PASSWORD '{AUDIT_PASSWORD}'")
     finally:
         conn.close()
     yield Database(postgres, name)

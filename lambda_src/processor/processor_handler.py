@@ -16,13 +16,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from processor_logic import (
+    RecordResult,
     TradeStore,
     audit_body,
     audit_key,
     process_batch,
     records_from_event,
-    write_audit,
 )
+from trading_shared.audit import AuditObject, put_audit_object
 from trading_shared.aws import client
 from trading_shared.db import ConnectionCache, connector
 from trading_shared.settings import ProcessorSettings, processor_settings
@@ -55,17 +56,21 @@ def runtime() -> Runtime:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
-    records = records_from_event(event)
-    batch = process_batch(records, rt.store.save)
-    if batch.store_error is not None:
-        logger.exception("batch not stored", exc_info=batch.store_error)
-
-    processed_at = datetime.now(UTC)
     region, batch_id = rt.settings.region, context.aws_request_id
-    body = audit_body(batch.results, region=region, batch_id=batch_id, processed_at=processed_at)
-    # If this raises the whole batch is redelivered: stored rows become already_stored.
+    processed_at = datetime.now(UTC)
     key = audit_key(rt.settings.audit_prefix, region, processed_at, batch_id)
-    write_audit(rt.s3, rt.settings.audit_bucket, key, body)
+
+    def audit(results: list[RecordResult]) -> AuditObject:
+        return AuditObject(key, audit_body(results, region=region, batch_id=batch_id,
+                                           processed_at=processed_at))  # fmt: skip
+
+    records = records_from_event(event)
+    batch = process_batch(records, rt.store, audit)
+    if not batch.journaled:
+        logger.exception("batch not stored", exc_info=batch.store_error)
+        # The database holds nothing of this batch, so its audit goes straight to S3. If
+        # that raises too, the whole batch is redelivered, and nothing was stored.
+        put_audit_object(rt.s3, rt.settings.audit_bucket, batch.audit)
 
     receive_counts = {r.message_id: r.receive_count for r in records}
     for result in batch.results:

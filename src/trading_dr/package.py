@@ -40,6 +40,7 @@ FUNCTIONS: Mapping[str, tuple[str, ...]] = {
     "processor": (POWERTOOLS, PG8000),
     "health": (POWERTOOLS, PG8000),
     "migrate": (POWERTOOLS, PG8000),
+    "shipper": (POWERTOOLS, PG8000),
     # boto3 and the standard library only: it is a readiness check, not an app.
     "validator": (),
 }
@@ -76,7 +77,7 @@ class Package:
 def build_packages(
     root: Path = LAMBDA_SRC, *, cache_dir: Path | None = DEFAULT_CACHE
 ) -> dict[str, Package]:
-    """Every function's zip, by function name (intake, processor, health, migrate)."""
+    """Every function's zip, by function name (intake, processor, health, migrate, ...)."""
     shared = _own_files(root / "shared" / SHARED_PACKAGE, SHARED_PACKAGE + "/")
     installed: dict[str, Installed] = {}
     inputs = {

@@ -76,7 +76,11 @@ class FakeContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
-def context() -> LambdaContext:
-    return cast(LambdaContext, FakeContext())
+def context(remaining_ms: int = 60_000) -> LambdaContext:
+    return cast(LambdaContext, FakeContext(remaining_ms=remaining_ms))

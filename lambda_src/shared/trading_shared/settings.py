@@ -62,6 +62,15 @@ class ProcessorSettings:
 
 
 @dataclass(frozen=True)
+class ShipperSettings:
+    region: str
+    environment: str  # the metrics' Environment dimension, which the outbox alarm reads
+    audit_bucket: str
+    batch_size: int  # outbox rows put per round (in parallel) before their DELETE commits
+    database: DatabaseSettings
+
+
+@dataclass(frozen=True)
 class HealthSettings:
     region: str
     queue_url: str
@@ -148,6 +157,19 @@ def processor_settings(environ: Mapping[str, str]) -> ProcessorSettings:
         region=r.text("AWS_REGION"),
         audit_bucket=r.text("AUDIT_BUCKET"),
         audit_prefix=environ.get("AUDIT_PREFIX", "trades/"),
+        database=_database(r),
+    )
+    r.done()
+    return settings
+
+
+def shipper_settings(environ: Mapping[str, str]) -> ShipperSettings:
+    r = _Reader(environ)
+    settings = ShipperSettings(
+        region=r.text("AWS_REGION"),
+        environment=r.text("ENVIRONMENT"),
+        audit_bucket=r.text("AUDIT_BUCKET"),
+        batch_size=int(r.number("SHIP_BATCH_SIZE", 50, 1, 1000)),
         database=_database(r),
     )
     r.done()

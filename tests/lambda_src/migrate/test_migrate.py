@@ -38,7 +38,7 @@ def tables(server: PostgresServer, db: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-SHIPPED = ["0001_trades", "0002_app_user"]
+SHIPPED = ["0001_trades", "0002_app_user", "0003_audit_outbox"]
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_handler_applies_the_schema_once_and_is_idempotent(
     # THEN the first applies every file, the second none, and both tables exist
     assert first == {"status": "ok", "applied": SHIPPED, "already_applied": []}
     assert second == {"status": "ok", "applied": [], "already_applied": SHIPPED}
-    assert tables(postgres, empty_db) == {"trades", "schema_migrations"}
+    assert tables(postgres, empty_db) == {"trades", "schema_migrations", "audit_outbox"}
 
 
 def test_status_lists_pending_migrations_without_creating_anything(
@@ -272,3 +272,51 @@ def test_app_user_may_read_and_add_trades_but_not_change_them(database: Database
         with pytest.raises(pg8000.exceptions.DatabaseError, match="permission denied"):
             app.run(sql)
     app.close()
+
+
+def _login(database: Database, role: str) -> pg8000.native.Connection:
+    conn = database.server.connect(database.name)
+    conn.run(f"ALTER ROLE {role} PASSWORD 'pw-{role}'")
+    conn.close()
+    return pg8000.native.Connection(
+        user=role,
+        password=f"pw-{role}",
+        host=database.server.host,
+        port=database.server.port,
+        database=database.name,
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed", "refused"),
+    [
+        # The processor adds audit objects but can neither read nor remove them.
+        (
+            "trading_app",
+            ["INSERT INTO audit_outbox (object_key, body) VALUES ('k', 'x') ON CONFLICT DO NOTHING"],
+            ["SELECT * FROM audit_outbox", "DELETE FROM audit_outbox",
+             "UPDATE audit_outbox SET body = 'y'"],
+        ),
+        # The shipper reads and removes them and touches no trade.
+        (
+            "trading_audit",
+            ["SELECT object_key, body, created_at FROM audit_outbox", "DELETE FROM audit_outbox"],
+            ["INSERT INTO audit_outbox (object_key, body) VALUES ('k', 'x')",
+             "UPDATE audit_outbox SET body = 'y'", "SELECT * FROM trades",
+             "DELETE FROM trades", "CREATE TABLE x (i int)"],
+        ),
+    ],
+)  # fmt: skip
+def test_audit_outbox_grants_per_login(
+    database: Database, role: str, allowed: list[str], refused: list[str]
+) -> None:
+    # GIVEN the migrated database and one function's login
+    conn = _login(database, role)
+
+    # WHEN it runs what its function needs, THEN that works; anything else is refused
+    for sql in allowed:
+        conn.run(sql)
+    for sql in refused:
+        with pytest.raises(pg8000.exceptions.DatabaseError, match="permission denied"):
+            conn.run(sql)
+    conn.close()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import boto3
+import pg8000.native
 import processor_handler
 import processor_logic
 import pytest
+import shipper_logic
+from trading_shared.audit import AuditObject, put_audit_object
+from trading_shared.trade import trade_from_message
 
 from tests.conftest import Database
 from tests.lambda_src.helpers import body_of, context, message, sqs_event
@@ -40,8 +45,32 @@ class Processor:
             conn.close()
         return {str(r[0]): tuple(r[1:]) for r in rows}
 
+    def outbox(self) -> list[str]:
+        """Keys of the audit objects committed but not yet shipped."""
+        conn = self.db.server.connect(self.db.name)
+        try:
+            return [r[0] for r in conn.run("SELECT object_key FROM audit_outbox ORDER BY 1")]
+        finally:
+            conn.close()
+
+    def ship(self) -> shipper_logic.ShipReport:
+        """What the shipper function does every minute, as its own database login."""
+        conn = pg8000.native.Connection(
+            user=self.db.audit_user, password=self.db.audit_password,
+            host=self.db.server.host, port=self.db.server.port, database=self.db.name,
+        )  # fmt: skip
+        try:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                return shipper_logic.ship(
+                    conn, lambda audit: put_audit_object(self.s3, BUCKET, audit),
+                    batch_size=10, pool=pool, time_left=lambda: True,
+                )  # fmt: skip
+        finally:
+            conn.close()
+
     def audits(self) -> list[list[dict[str, Any]]]:
-        """Each audit object's lines, oldest first."""
+        """Each audit object's lines, oldest first, once the shipper has run."""
+        assert not self.ship().failed
         keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
         return [[json.loads(line) for line in self._text(key).splitlines()] for key in keys]
 
@@ -177,14 +206,14 @@ def test_database_going_away_mid_batch_reports_the_batch_and_redelivery_stores_i
     trades = [message() for _ in range(5)]
     event = sqs_event([body_of(t) for t in trades] + ["not json"])
     server = processor.db.server
-    insert = processor.store._insert
+    params = processor.store._params
 
-    def stop_then_insert(conn: Any, batch: Any) -> set[str]:
+    def stop_then_insert(batch: Any) -> dict[str, Any]:
         server.stop("immediate")
-        return insert(conn, batch)
+        return params(batch)
 
     with monkeypatch.context() as patch:
-        patch.setattr(processor.store, "_insert", stop_then_insert)
+        patch.setattr(processor.store, "_params", stop_then_insert)
         try:
             # WHEN the batch is processed
             failed = processor.invoke(event)
@@ -292,22 +321,72 @@ def test_batches_larger_than_one_statement_are_split(
     assert set(processor.rows()) == {t["trade_id"] for t in trades}
 
 
-def test_audit_write_failure_fails_the_invocation_and_redelivery_completes_it(
+def test_s3_unreachable_holds_up_no_trade_and_the_audit_waits_in_the_outbox(
     processor: Processor,
 ) -> None:
     # GIVEN the audit bucket is unreachable
     processor.s3.delete_bucket(Bucket=BUCKET)
     event = sqs_event([body_of(message())])
 
-    # WHEN a batch is processed, THEN the invocation fails so SQS redelivers all of it
-    with pytest.raises(Exception, match="NoSuchBucket"):
-        processor.invoke(event)
-
-    # AND the redelivery, with the bucket back, is audited without a second row
-    processor.s3.create_bucket(Bucket=BUCKET)
+    # WHEN a batch is processed, THEN the trade is stored and nothing is redelivered
     assert processor.invoke(event) == []
-    assert [line["outcome"] for line in processor.audits()[0]] == ["already_stored"]
     assert len(processor.rows()) == 1
+
+    # AND the shipper cannot deliver its audit object, which stays in the outbox
+    report = processor.ship()
+    assert list(report.failed) == processor.outbox()
+    assert report.waiting == 1
+    assert "NoSuchBucket" in next(iter(report.failed.values()))
+
+    # AND once the bucket is back it is delivered, recording the first (storing) delivery
+    processor.s3.create_bucket(Bucket=BUCKET)
+    assert [line["outcome"] for line in processor.audits()[0]] == ["stored"]
+    assert processor.outbox() == []
+
+
+def test_no_trade_commits_without_its_audit_object(processor: Processor) -> None:
+    # GIVEN an outbox that refuses every object (a rule added for this test)
+    conn = processor.db.server.connect(processor.db.name)
+    conn.run("ALTER TABLE audit_outbox ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+    conn.close()
+    event = sqs_event([body_of(message()), body_of(message())])
+
+    # WHEN a batch is processed
+    failed = processor.invoke(event)
+
+    # THEN no trade is stored, every record is redelivered, and the audit object that could
+    # not be committed was put into the bucket directly, saying so
+    assert failed == ids(event, 0, 1)
+    assert processor.rows() == {}
+    [audit] = processor.audits()
+    assert {line["outcome"] for line in audit} == {"failed"}
+    assert all("23514" in line["reason"] for line in audit)
+
+
+def test_a_retried_transaction_keeps_the_audit_object_that_committed_first(
+    processor: Processor,
+) -> None:
+    # GIVEN a batch stored with its audit object (the first try, whose COMMIT reached the
+    # server although its answer was lost)
+    processor.invoke(sqs_event([body_of(message())]))
+    trade = trade_from_message(body_of(message()))
+    key = "trades/us-east-1/retried.jsonl"
+
+    def journal(body: bytes) -> processor_logic.Journal:
+        return lambda stored: AuditObject(key, body)
+
+    first = processor.store.save([trade], journal(b"first\n"))
+
+    # WHEN the same transaction runs again with the same key
+    second = processor.store.save([trade], journal(b"second\n"))
+
+    # THEN the trade is stored once, and the outbox keeps the object that said "stored"
+    assert first.inserted == {trade.trade_id}
+    assert second.inserted == set()
+    assert trade.trade_id in second.existing
+    assert len(processor.rows()) == 2
+    processor.ship()
+    assert processor._text(key) == "first\n"
 
 
 ProcessFn = Callable[[list[str]], list[str]]
