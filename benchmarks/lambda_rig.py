@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,8 @@ REGION = "us-east-1"
 DB_NAME = "trading"
 APP_USER = "trading_app"
 APP_PASSWORD = "bench-app-password"
+AUDIT_USER = "trading_audit"
+AUDIT_PASSWORD = "bench-audit-password"
 AUDIT_BUCKET = "audit-bench"
 
 
@@ -39,6 +41,9 @@ class FakeContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:bench"
     aws_request_id: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
 
 
 def context() -> LambdaContext:
@@ -62,6 +67,7 @@ def environment(*, durable: bool = True) -> Iterator[PostgresServer]:
         conn = server.connect(DB_NAME)
         migrate_logic.apply(conn, migrate_logic.discover())
         conn.run(f"ALTER ROLE {APP_USER} PASSWORD '{APP_PASSWORD}'")
+        conn.run(f"ALTER ROLE {AUDIT_USER} PASSWORD '{AUDIT_PASSWORD}'")
         conn.close()
         secret = boto3.client("secretsmanager").create_secret(
             Name="rds!cluster-bench",
@@ -79,6 +85,35 @@ def environment(*, durable: bool = True) -> Iterator[PostgresServer]:
             }
         )
         yield server
+
+
+def shipper() -> Callable[[], dict[str, Any]]:
+    """The audit shipper's handler, set up as in a region (its own login, the audit bucket):
+    call the result to run it once, as its every-minute schedule does. Its settings are read
+    now, under its own environment, so the processor's stay as they are."""
+    import shipper_handler
+
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="rds!audit-bench",
+        SecretString=json.dumps({"username": AUDIT_USER, "password": AUDIT_PASSWORD}),
+    )
+    saved = dict(os.environ)
+    os.environ.update({"DB_SECRET_ARN": secret["ARN"], "ENVIRONMENT": "bench"})
+    try:
+        shipper_handler.runtime()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    # Its logger writes to the stdout it found at import; only warnings matter here.
+    shipper_handler.logger.setLevel("WARNING")
+
+    def run() -> dict[str, Any]:
+        with quiet():
+            result: dict[str, Any] = shipper_handler.handler({}, context())
+        return result
+
+    return run
 
 
 def trade(**overrides: Any) -> dict[str, Any]:

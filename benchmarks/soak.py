@@ -8,6 +8,9 @@ it (batches of up to 100, failed records left for redelivery, successes deleted)
 twice mid-run (once cleanly, once as a crash). The processor's answers decide everything:
 a record it reports fails comes back, and after maxReceiveCount receipts goes to the DLQ.
 
+The audit shipper (its real handler) runs after every chunk, as its schedule would, and
+once at the end; the audit objects are read from the bucket, so they are what it shipped.
+
 Checked at the end, from the database and the audit objects:
 - stored: trades in the table; lost: accepted trades not stored;
 - duplicated: trades audited as `stored` more than once (each copy would be a double book);
@@ -26,7 +29,16 @@ from collections import Counter
 from typing import Any
 
 import boto3
-from lambda_rig import AUDIT_BUCKET, DB_NAME, REGION, context, environment, quiet, trade
+from lambda_rig import (
+    AUDIT_BUCKET,
+    DB_NAME,
+    REGION,
+    context,
+    environment,
+    quiet,
+    shipper,
+    trade,
+)
 
 SESSION = "sess-soak-0123456789abcdef"
 ACCOUNT = "acct-soak"
@@ -46,6 +58,8 @@ def main() -> None:
         import intake_handler
         import processor_handler
 
+        ship = shipper()
+        shipped = 0
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         s3 = boto3.client("s3", region_name=REGION)
@@ -127,11 +141,14 @@ def main() -> None:
                     handled += len(records)
                     reported += _process(processor_handler, sqs, queue_url, records)
                     invocations += 1
+                shipped += ship()["shipped"]
+        shipped += ship()["shipped"]
         drained = time.perf_counter()
 
         # 4. Outcome, from the database and the audit trail.
         conn = server.connect(DB_NAME)
         stored = {str(r[0]) for r in conn.run("SELECT trade_id FROM trades")}
+        [[waiting]] = conn.run("SELECT count(*) FROM audit_outbox")
         conn.close()
         audited: Counter[str] = Counter()
         for obj in s3.list_objects_v2(Bucket=AUDIT_BUCKET, MaxKeys=100_000).get("Contents", []):
@@ -147,14 +164,20 @@ def main() -> None:
         )
         if processor_handler._runtime is not None:
             processor_handler._runtime.store.connections.discard()
+        import shipper_handler
+
+        if shipper_handler._runtime is not None:
+            shipper_handler._runtime.connections.discard()
 
     lost = len(set(accepted) - stored)
     duplicated = sum(n - 1 for n in audited.values() if n > 1)
     assert set(audited) == stored, "audit trail and table disagree"
+    assert waiting == 0, f"{waiting} audit objects left in the outbox"
     print(
         f"{drained - started:.0f} s; {invocations} processor invocations, {reported} records "
         f"reported failed; {duplicates} duplicate deliveries, {malformed} malformed, "
-        f"{2 - len(restarts)} database restarts"
+        f"{2 - len(restarts)} database restarts; {shipped} audit objects shipped from the "
+        "outbox"
     )
     print(
         f"trades {len(accepted)}; stored {len(stored)}; lost {lost}; duplicated {duplicated}; "

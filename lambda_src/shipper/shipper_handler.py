@@ -25,6 +25,7 @@ from trading_shared.settings import ShipperSettings, shipper_settings
 # The metrics' dimensions are service and Environment, exactly: the outbox alarm
 # (trading_dr.monitoring) names both, so neither may depend on the environment variables.
 SERVICE = "audit-shipper"
+OUTBOX_AGE_METRIC = "AuditOutboxOldestAgeSeconds"
 logger = Logger(service=SERVICE)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TradingDR"), service=SERVICE
@@ -81,7 +82,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
                        value=len(report.shipped))  # fmt: skip
     metrics.add_metric(name="AuditObjectsFailed", unit=MetricUnit.Count, value=len(report.failed))
     metrics.add_metric(name="AuditOutboxWaiting", unit=MetricUnit.Count, value=report.waiting)
-    metrics.add_metric(name="AuditOutboxOldestAgeSeconds", unit=MetricUnit.Seconds,
+    metrics.add_metric(name=OUTBOX_AGE_METRIC, unit=MetricUnit.Seconds,
                        value=report.oldest_age_s)  # fmt: skip
     for key, reason in report.failed.items():
         logger.error("audit object not shipped; it stays in the outbox", key=key, reason=reason)

@@ -1,11 +1,13 @@
-"""The trade path's functions: intake, processor, health and the schema migrator.
+"""The trade path's functions: intake, processor, health, the audit shipper and the
+schema migrator.
 
 Each spec names the handler inside its zip, the environment variables its settings module
 reads (lambda_src/shared/trading_shared/settings.py) and exactly the grants it needs.
 Functions reach Aurora as the `trading_app` database user with IAM authentication:
 tokens are signed locally from the function's role, so no secret has to exist in, or be
 fetched from, another region during a failover. Only the migrator logs in as the master
-user, with the RDS-managed secret, in the writer region.
+user, with the RDS-managed secret, in the writer region; the audit shipper logs in as
+`trading_audit`, which may read and delete audit outbox rows and nothing else.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from troposphere.awslambda import EventSourceMapping, ScalingConfig
 from troposphere.validators import integer
 
 from trading_dr.context import StackContext
-from trading_dr.functions import Artifacts, FunctionSpec, add_function
+from trading_dr.functions import Artifacts, FunctionSpec, add_function, add_schedule
 from trading_dr.policies import allow
 from trading_dr.queues import grant_consume, grant_read_attributes, grant_send
 from trading_dr.refs import (
@@ -35,6 +37,11 @@ from trading_dr.refs import (
 )
 
 APP_DB_USER = "trading_app"  # created by migration 0002 with the rds_iam role
+AUDIT_DB_USER = "trading_audit"  # the shipper's login, created by migration 0003
+# The processor commits each batch's audit object into the database outbox; the shipper
+# moves them into the audit bucket this often, so an object reaches S3 within about that.
+SHIP_SCHEDULE = "rate(1 minute)"
+SHIPPER_TIMEOUT_S = 60
 PROCESSOR_TIMEOUT_S = 60
 BATCH_SIZE = 100
 # One second of batching bounds the added latency while filling batches under load.
@@ -54,6 +61,7 @@ class ApplicationRefs:
     intake: FunctionRefs
     processor: FunctionRefs
     health: FunctionRefs
+    shipper: FunctionRefs
     migrate: FunctionRefs | None  # only where the writer (and its secret) lives
 
 
@@ -78,18 +86,33 @@ def _database_env(db: DatabaseRefs) -> dict[str, AWSHelperFn | str]:
     }
 
 
-def _iam_login(db: DatabaseRefs) -> Statement:
+def _iam_login(
+    db: DatabaseRefs, user: str = APP_DB_USER, sid: str = "ConnectAsAppUser"
+) -> Statement:
     return allow(
-        "ConnectAsAppUser",
+        sid,
         (rds_db_connect,),
         [
             Sub(
                 "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:"
-                f"${{ClusterResourceId}}/{APP_DB_USER}",
+                f"${{ClusterResourceId}}/{user}",
                 ClusterResourceId=db.cluster_resource_id,
             )
         ],
     )
+
+
+def _write_audit_records(storage: StorageRefs, keys: KeyRefs) -> list[Statement]:
+    """s3:PutObject under trades/ of this region's audit bucket, and the data key that
+    encrypts the objects (SSE-KMS): what putting an audit object takes."""
+    return [
+        allow(
+            "WriteAuditRecords",
+            (s3.PutObject,),
+            [Sub("${Arn}/trades/*", Arn=storage.audit_bucket_arn)],
+        ),
+        allow("EncryptAuditRecords", (kms.GenerateDataKey,), [keys.data_key_arn]),
+    ]
 
 
 def add_application(
@@ -129,7 +152,7 @@ def add_application(
         FunctionSpec(
             name="processor",
             handler="processor_handler.handler",
-            description="SQS: store each trade once in Aurora, audit each batch to S3",
+            description="SQS: store each trade once in Aurora with its batch's audit object",
             memory_mb=512,
             timeout_s=PROCESSOR_TIMEOUT_S,
             reserved_concurrency=PROCESSOR_MAX_CONCURRENCY,
@@ -137,12 +160,9 @@ def add_application(
             statements=[
                 *grant_consume(queues, keys),
                 _iam_login(db),
-                allow(
-                    "WriteAuditRecords",
-                    (s3.PutObject,),
-                    [Sub("${Arn}/trades/*", Arn=storage.audit_bucket_arn)],
-                ),
-                allow("EncryptAuditRecords", (kms.GenerateDataKey,), [keys.data_key_arn]),
+                # Only when the database is down does the processor put a batch's audit
+                # object itself (the batch then stored nothing, and is redelivered).
+                *_write_audit_records(storage, keys),
             ],
         )
     )
@@ -183,6 +203,33 @@ def add_application(
             ],
         )
     )
+    shipper = add(
+        FunctionSpec(
+            name="shipper",
+            handler="shipper_handler.handler",
+            description="Put each batch's audit object from the database outbox into S3",
+            memory_mb=256,
+            timeout_s=SHIPPER_TIMEOUT_S,
+            reserved_concurrency=1,  # runs take an advisory lock anyway
+            environment={
+                **_database_env(db),
+                "DB_AUTH": "iam",
+                "DB_USER": AUDIT_DB_USER,
+                "AUDIT_BUCKET": storage.audit_bucket,
+                "ENVIRONMENT": ctx.env.suffix,
+            },
+            statements=[
+                _iam_login(db, AUDIT_DB_USER, "ConnectAsAuditUser"),
+                *_write_audit_records(storage, keys),
+            ],
+        )
+    )
+    # In both regions: only the writer's database lets it delete rows, and after a failover
+    # the new writer's shipper drains what the old one left (the table is replicated).
+    add_schedule(
+        template, ctx, "AuditShipRule", SHIP_SCHEDULE, ("shipper", shipper), "{}",
+        "ship the audit outbox into the audit bucket",
+    )  # fmt: skip
     migrate = None
     if db.secret_arn is not None:
         migrate = add(
@@ -206,4 +253,6 @@ def add_application(
                 ],
             )
         )
-    return ApplicationRefs(intake=intake, processor=processor, health=health, migrate=migrate)
+    return ApplicationRefs(
+        intake=intake, processor=processor, health=health, shipper=shipper, migrate=migrate
+    )

@@ -21,9 +21,11 @@ from troposphere.awslambda import (
     Environment,
     Function,
     LoggingConfig,
+    Permission,
     TracingConfig,
     VPCConfig,
 )
+from troposphere.events import Rule, Target
 from troposphere.iam import Policy, Role
 
 from trading_dr.context import StackContext
@@ -182,3 +184,37 @@ def add_function(
         role_arn=GetAtt(role, "Arn"),
         log_group_name=Ref(log_group),
     )
+
+
+def add_schedule(
+    template: Template,
+    ctx: StackContext,
+    logical: str,
+    schedule: str,
+    target: tuple[str, FunctionRefs],
+    payload: str,
+    what: str,
+) -> Rule:
+    """An EventBridge schedule invoking the `target` function (its short name, its refs)
+    with `payload`, and the permission that lets exactly this rule invoke it."""
+    target_id, function = target
+    rule = template.add_resource(
+        Rule(
+            logical,
+            Name=ctx.name(logical.removesuffix("Rule").lower()),
+            Description=f"trading-dr {ctx.env.suffix}: {what}",
+            ScheduleExpression=schedule,
+            State="ENABLED",
+            Targets=[Target(Id=target_id, Arn=function.arn, Input=payload)],
+        )
+    )
+    template.add_resource(
+        Permission(
+            f"{logical}InvokePermission",
+            Action="lambda:InvokeFunction",
+            FunctionName=function.arn,
+            Principal="events.amazonaws.com",
+            SourceArn=GetAtt(rule, "Arn"),
+        )
+    )
+    return rule

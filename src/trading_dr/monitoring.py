@@ -48,6 +48,11 @@ PEER_UNHEALTHY_PERIODS = 3
 LAMBDA_ERROR_RATE_PCT = 1
 API_P99_MS = 500
 API_5XX_RATE = 0.01  # 5XXError's Average is the fraction of requests answered 5xx
+# The audit shipper (lambda_src/shipper) runs every minute and publishes how long the
+# oldest audit object has waited in the database outbox; its dimensions are exactly these.
+AUDIT_SHIPPER_SERVICE = "audit-shipper"
+AUDIT_OUTBOX_AGE_METRIC = "AuditOutboxOldestAgeSeconds"
+AUDIT_OUTBOX_MAX_AGE_S = 600
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,23 @@ def add_error_rate_alarm(
         DatapointsToAlarm=2,
         Threshold=LAMBDA_ERROR_RATE_PCT,
         ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )  # fmt: skip
+
+
+def add_audit_outbox_alarm(template: Template, ctx: StackContext, topic_arn: AWSHelperFn) -> Alarm:
+    """Audit objects wait in the database outbox longer than AUDIT_OUTBOX_MAX_AGE_S: the
+    shipper cannot reach S3 (its puts fail) or falls behind. The trades are safe (the
+    objects are committed with them); the audit bucket is late."""
+    return _alarm(
+        template, ctx, "AuditOutboxAgeAlarm", "audit-outbox-age",
+        f"Audit objects waited more than {AUDIT_OUTBOX_MAX_AGE_S} s to be shipped to S3",
+        topic_arn,
+        Namespace=NAMESPACE, MetricName=AUDIT_OUTBOX_AGE_METRIC,
+        Dimensions=_dimensions(service=AUDIT_SHIPPER_SERVICE, Environment=ctx.env.suffix),
+        Statistic="Maximum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=3,
+        Threshold=AUDIT_OUTBOX_MAX_AGE_S, ComparisonOperator="GreaterThanThreshold",
+        # Only the writer region's shipper publishes (a read-only member ships nothing).
         TreatMissingData="notBreaching",
     )  # fmt: skip
 

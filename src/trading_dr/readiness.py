@@ -17,12 +17,10 @@ from dataclasses import dataclass
 
 from awacs import cloudwatch, dynamodb, rds, route53, s3, ssm
 from awacs.aws import StringEquals
-from troposphere import GetAtt, If, Sub, Template
-from troposphere.awslambda import Permission
-from troposphere.events import Rule, Target
+from troposphere import If, Sub, Template
 
 from trading_dr.context import StackContext
-from trading_dr.functions import Artifacts, FunctionSpec, add_function
+from trading_dr.functions import Artifacts, FunctionSpec, add_function, add_schedule
 from trading_dr.inputs import StageInputs
 from trading_dr.monitoring import NAMESPACE, PROBE_INTERVAL_S
 from trading_dr.policies import all_of, allow, unscoped
@@ -143,25 +141,7 @@ def add_validator(
         ("PeerProbeRule", "rate(1 minute)", '{"action": "probe"}',
          f"probe {ctx.peer_region}'s /health from {ctx.region}"),
     ):  # fmt: skip
-        rule = template.add_resource(
-            Rule(
-                logical,
-                Name=ctx.name(logical.removesuffix("Rule").lower()),
-                Description=f"trading-dr {ctx.env.suffix}: {what}",
-                ScheduleExpression=schedule,
-                State="ENABLED",
-                Targets=[Target(Id="validator", Arn=validator.arn, Input=payload)],
-            )
-        )
-        template.add_resource(
-            Permission(
-                f"{logical}InvokePermission",
-                Action="lambda:InvokeFunction",
-                FunctionName=validator.arn,
-                Principal="events.amazonaws.com",
-                SourceArn=GetAtt(rule, "Arn"),
-            )
-        )
+        add_schedule(template, ctx, logical, schedule, ("validator", validator), payload, what)
     return validator
 
 

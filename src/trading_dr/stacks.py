@@ -21,7 +21,7 @@ from trading_dr.failover import add_failover_workflow
 from trading_dr.functions import Artifacts
 from trading_dr.inputs import StageInputs, add_stage_inputs
 from trading_dr.keys import add_keys
-from trading_dr.monitoring import add_error_rate_alarm, add_monitoring
+from trading_dr.monitoring import add_audit_outbox_alarm, add_error_rate_alarm, add_monitoring
 from trading_dr.network import add_network
 from trading_dr.parameters import add_string_parameter
 from trading_dr.queues import add_queues
@@ -194,7 +194,8 @@ def _add_failover(
     """Alarms, Route 53 failover, the validator and the failover workflow (issue 4)."""
     monitoring = add_monitoring(
         template, ctx, db.cluster_id,
-        {"intake": app.intake, "processor": app.processor, "health": app.health},
+        {"intake": app.intake, "processor": app.processor, "health": app.health,
+         "shipper": app.shipper},
         queues, api.stage_name, inputs.sessions_table_name, ("config", "audit"),
     )  # fmt: skip
     routing = add_routing(template, ctx, api, inputs, profile.failover_record, monitoring.topic_arn)
@@ -214,6 +215,7 @@ def _add_failover(
     )  # fmt: skip
     # The validator decides on failover: its own failures must page someone too.
     add_error_rate_alarm(template, ctx, "validator", validator, monitoring.topic_arn)
+    add_audit_outbox_alarm(template, ctx, monitoring.topic_arn)
     workflow = add_failover_workflow(
         template, ctx, inputs.global_cluster_id, db.cluster_arn, validator, monitoring,
         routing, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,

@@ -31,6 +31,10 @@ SUPPRESSIONS: dict[tuple[str, str], str] = {
     ("ValidatorFunction", "CKV_AWS_116"): "scheduled readiness probe (EventBridge): every run "
     "re-checks from scratch and the next one follows within a minute, so a failed event holds "
     "nothing worth replaying; its error rate is alarmed (ValidatorErrorRateAlarm)",
+    ("ShipperFunction", "CKV_AWS_116"): "scheduled every minute (EventBridge) over a durable "
+    "queue of its own: what a failed run did not ship stays in the database outbox for the "
+    "next run, so a failed event holds nothing to replay; its error rate and the outbox age "
+    "are alarmed (ShipperErrorRateAlarm, AuditOutboxAgeAlarm)",
     # CKV_AWS_117: Lambda outside a VPC.
     ("ValidatorFunction", "CKV_AWS_117"): "the readiness validator calls Route 53 (no VPC "
     "endpoint exists for it), RDS's control plane and the peer region's public /health to "

@@ -14,7 +14,7 @@ from trading_dr.config import Role
 
 CASES = [(env, role) for env in ENVIRONMENTS for role in REGIONAL]
 IDS = [f"{e}-{r.value}" for e, r in CASES]
-SHARED_FUNCTIONS = ("IntakeFunction", "ProcessorFunction", "HealthFunction")
+SHARED_FUNCTIONS = ("IntakeFunction", "ProcessorFunction", "HealthFunction", "ShipperFunction")
 
 
 def _props(env: str, role: Role, name: str) -> dict[str, Any]:
@@ -97,6 +97,40 @@ def test_function_grants_are_exactly_what_each_needs(env: str, role: Role) -> No
         assert "ReadMasterSecret" not in statements, "app functions log in with IAM tokens"
         for statement in statements.values():
             assert all(not a.endswith("*") for a in as_list(statement["Action"]))
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_shipper_logs_in_as_the_audit_user_and_writes_only_audit_records(
+    env: str, role: Role
+) -> None:
+    # Both regions: only the writer's database lets it delete, and after a failover the
+    # new writer's shipper drains what the old one left.
+    props = _props(env, role, "ShipperFunction")
+    assert props["Environment"]["Variables"]["DB_AUTH"] == "iam"
+    assert props["Environment"]["Variables"]["DB_USER"] == "trading_audit"
+    assert props["Environment"]["Variables"]["AUDIT_BUCKET"] == {"Ref": "AuditBucket"}
+    assert props["ReservedConcurrentExecutions"] == 1
+    shipper = _statements(env, role, "ShipperFunction")
+    assert shipper["ConnectAsAuditUser"]["Action"] == ["rds-db:connect"]
+    [login] = shipper["ConnectAsAuditUser"]["Resource"]
+    assert login["Fn::Sub"][0].endswith("/trading_audit")
+    assert (
+        shipper["WriteAuditRecords"]
+        == _statements(env, role, "ProcessorFunction")["WriteAuditRecords"]
+    )
+    assert "ConnectAsAppUser" not in shipper, "the shipper cannot touch trades"
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_shipper_runs_every_minute(env: str, role: Role) -> None:
+    rule = _props(env, role, "AuditShipRule")
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["Targets"] == [
+        {"Id": "shipper", "Arn": {"Fn::GetAtt": ["ShipperFunction", "Arn"]}, "Input": "{}"}
+    ]
+    permission = _props(env, role, "AuditShipRuleInvokePermission")
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["AuditShipRule", "Arn"]}
+    assert permission["Principal"] == "events.amazonaws.com"
 
 
 def test_only_the_writer_region_has_the_migrator() -> None:

@@ -67,7 +67,7 @@ def test_aurora_lag_alarm_on_the_local_member_in_milliseconds(env: str, role: Ro
 @pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
 def test_lambda_error_rate_is_metric_math_over_one_percent(env: str, role: Role) -> None:
     # The validator too: it decides on failover, so its own failures must page someone.
-    for function in ("Intake", "Processor", "Health", "Validator"):
+    for function in ("Intake", "Processor", "Health", "Shipper", "Validator"):
         alarm = _alarm(env, role, f"{function}ErrorRateAlarm")
         queries = {q["Id"]: q for q in alarm["Metrics"]}
         assert queries["rate"]["Expression"] == "IF(invocations > 0, 100 * errors / invocations, 0)"
@@ -140,3 +140,21 @@ def test_peer_unhealthy_alarm_reads_the_high_resolution_probe(env: str, role: Ro
         template(env, role)["Resources"]["PeerProbeRule"]["Properties"]["ScheduleExpression"]
         == "rate(1 minute)"
     )
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_audit_outbox_alarm_reads_what_the_shipper_publishes(env: str, role: Role) -> None:
+    # The shipper is Lambda code the generator cannot import: the test holds both in step.
+    import shipper_handler
+
+    alarm = _alarm(env, role, "AuditOutboxAgeAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "TradingDR", shipper_handler.OUTBOX_AGE_METRIC,
+    )  # fmt: skip
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": shipper_handler.SERVICE},
+        {"Name": "Environment", "Value": environment(env).suffix},
+    ]
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == 600
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

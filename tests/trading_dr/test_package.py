@@ -20,6 +20,7 @@ HANDLERS = {
     "processor": "processor_handler",
     "health": "health_handler",
     "migrate": "migrate_handler",
+    "shipper": "shipper_handler",
 }
 
 

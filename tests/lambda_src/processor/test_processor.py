@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ import processor_handler
 import processor_logic
 import pytest
 import shipper_logic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from trading_shared.audit import AuditObject, put_audit_object
 from trading_shared.trade import trade_from_message
 
@@ -387,6 +390,43 @@ def test_a_retried_transaction_keeps_the_audit_object_that_committed_first(
     assert len(processor.rows()) == 2
     processor.ship()
     assert processor._text(key) == "first\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(), st.one_of(st.none(), st.text()), st.sampled_from(processor_logic.Outcome),
+            st.one_of(st.none(), st.text()),
+        ),
+        max_size=5,
+    ),
+    st.text(), st.text(), st.datetimes(timezones=st.timezones()),
+)  # fmt: skip
+def test_audit_lines_are_exactly_what_json_dumps_writes(
+    rows: list[tuple[str, str | None, processor_logic.Outcome, str | None]],
+    region: str,
+    batch_id: str,
+    processed_at: datetime,
+) -> None:
+    # GIVEN any results, including odd text (quotes, control and non-ASCII characters)
+    results = [processor_logic.RecordResult(*row) for row in rows]
+
+    # WHEN the audit body is assembled
+    body = processor_logic.audit_body(
+        results, region=region, batch_id=batch_id, processed_at=processed_at
+    )
+
+    # THEN each line is the sorted, compact json.dumps of that record, and parses back
+    expected = []
+    for r in results:
+        line = {"batch_id": batch_id, "message_id": r.message_id, "outcome": r.outcome.value,
+                "processed_at": processed_at.isoformat(timespec="microseconds"),
+                "region": region, "trade_id": r.trade_id}  # fmt: skip
+        if r.reason:
+            line["reason"] = r.reason
+        expected.append(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
+    assert body == "".join(expected).encode("utf-8")
 
 
 ProcessFn = Callable[[list[str]], list[str]]
