@@ -58,6 +58,9 @@ def main() -> None:
         import intake_handler
         import processor_handler
 
+        # Its logger writes to the stdout it found at import: one line per accepted order.
+        intake_handler.logger.setLevel("WARNING")
+
         ship = shipper()
         shipped = 0
         sqs = boto3.client("sqs", region_name=REGION)
