@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import pytest
 from trading_shared.trade import (
+    TRADE_FIELDS,
+    FieldError,
+    Trade,
     TradeValidationError,
+    _parse_fields,
+    _parse_valid,
+    _unexpected_fields,
     loads,
     parse_trade,
     parse_trade_request,
@@ -76,3 +82,46 @@ def test_each_error_names_its_field() -> None:
 
     # THEN one error per field, each with a message
     assert {e.field for e in caught.value.errors} == {"side", "quantity", "limit_price"}
+
+
+# Payloads on both sides of every rule the processor's fast path checks.
+AGREEMENT_CASES = {
+    "limit": {},
+    "market": {"order_type": "MARKET", "limit_price": ...},
+    "market with a price": {"order_type": "MARKET"},
+    "market with a null price": {"order_type": "MARKET", "limit_price": None},
+    "limit without a price": {"limit_price": ...},
+    "limit with a null price": {"limit_price": None},
+    "numeric amounts": {"quantity": Decimal("3"), "limit_price": 5},
+    "boolean quantity": {"quantity": True},
+    "zero quantity": {"quantity": "0"},
+    "too many decimals": {"quantity": "1.123456789"},
+    "trailing zeros past the scale": {"quantity": "1.1234567800"},
+    "exponent amount": {"limit_price": "1E+2"},
+    "upper-case uuid": {"trade_id": "123E4567-E89B-42D3-A456-426614174000"},
+    "braced uuid": {"trade_id": "{123e4567-e89b-42d3-a456-426614174000}"},
+    "lower-case symbol": {"symbol": "aapl"},
+    "unknown side": {"side": "HOLD"},
+    "null side": {"side": None},
+    "offset timestamp": {"client_timestamp": "2024-05-01T14:00:00+02:00"},
+    "naive timestamp": {"client_timestamp": "2024-05-01T12:00:00"},
+    "unknown field": {"limitPrice": "1"},
+    "missing account": {"account_id": ...},
+}
+
+
+@pytest.mark.parametrize("overrides", AGREEMENT_CASES.values(), ids=AGREEMENT_CASES.keys())
+def test_fast_path_agrees_with_the_full_check(overrides: dict[str, object]) -> None:
+    # GIVEN a payload as a queue message may carry it
+    payload = message(**overrides)
+
+    # WHEN the processor's fast path and the full check (which names every error) parse it
+    errors: list[FieldError] = []
+    full = _parse_fields(payload, errors) if not _unexpected_fields(payload, TRADE_FIELDS) else None
+    try:
+        fast: Trade | None = _parse_valid(payload)
+    except (ValueError, KeyError, TypeError):
+        fast = None
+
+    # THEN both accept it as the same trade, or both refuse it
+    assert fast == (full if not errors else None)
