@@ -178,6 +178,20 @@ def test_only_the_bad_records_of_a_batch_are_reported(processor: Processor) -> N
     assert "session_token: is not a known field" in reasons[ids(event, 4)[0]]
 
 
+def test_a_batch_of_only_bad_records_is_still_audited(processor: Processor) -> None:
+    # GIVEN a batch in which no record is a trade
+    event = sqs_event(["{not json", "[]"])
+
+    # WHEN it is processed
+    failed = processor.invoke(event)
+
+    # THEN both are reported, nothing is stored, and the batch has its audit object
+    assert failed == ids(event, 0, 1)
+    assert processor.rows() == {}
+    [audit] = processor.audits()
+    assert [line["outcome"] for line in audit] == ["rejected", "rejected"]
+
+
 def test_trade_id_reused_for_a_different_trade_is_rejected(processor: Processor) -> None:
     # GIVEN a stored trade, then a batch reusing its id (and one id twice) for other orders
     original = message()
