@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trading_shared.db import Connection
+from trading_shared.db import Connection, transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -123,8 +123,7 @@ def apply(conn: Connection, migrations: list[Migration]) -> Report:
 
 
 def _apply_one(conn: Connection, migration: Migration) -> None:
-    conn.run("BEGIN")
-    try:
+    with transaction(conn):
         conn.run(migration.sql)  # no parameters: simple protocol, several statements allowed
         conn.run(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES (:v, :n, :c)",
@@ -132,7 +131,3 @@ def _apply_one(conn: Connection, migration: Migration) -> None:
             n=migration.name,
             c=migration.checksum,
         )
-        conn.run("COMMIT")
-    except Exception:
-        conn.run("ROLLBACK")
-        raise

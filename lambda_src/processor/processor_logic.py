@@ -16,7 +16,6 @@ Outcomes per record:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ from uuid import UUID
 
 from pg8000.exceptions import DatabaseError
 from trading_shared.audit import AuditObject
-from trading_shared.db import Connection, ConnectionCache, sqlstate
+from trading_shared.db import Connection, ConnectionCache, sqlstate, transaction
 from trading_shared.trade import (
     TRADE_FIELDS,
     OrderType,
@@ -252,8 +251,7 @@ class TradeStore:
     def _transaction(
         self, conn: Connection, trades: list[Trade], journal: Journal, *, isolate_rows: bool
     ) -> StoreResult:
-        conn.run("START TRANSACTION")
-        try:
+        with transaction(conn):
             inserted: set[str] = set()
             rejected: dict[str, str] = {}
             for start in range(0, len(trades), MAX_ROWS_PER_STATEMENT):
@@ -266,12 +264,6 @@ class TradeStore:
             stored = StoreResult(inserted, self._existing(conn, others), rejected)
             audit = journal(stored)
             self._statement(conn, "outbox", lambda: OUTBOX_SQL).run(key=audit.key, body=audit.body)
-            conn.run("COMMIT")
-        except BaseException:
-            # On a broken connection the server has already rolled back.
-            with contextlib.suppress(Exception):
-                conn.run("ROLLBACK")
-            raise
         return stored
 
     def _insert_each(

@@ -15,7 +15,6 @@ advisory lock: an overlapping run finds the lock taken and leaves at once.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from trading_shared.audit import AuditObject
-from trading_shared.db import Connection
+from trading_shared.db import Connection, transaction
 
 # Any fixed 64-bit key, distinct from the migrator's.
 ADVISORY_LOCK_KEY = 7_142_500_193_114_800_002
@@ -82,8 +81,7 @@ def ship(
 def _round(conn: Connection, put: Put, batch_size: int, pool: Executor, report: ShipReport) -> bool:
     """One transaction: lock, read up to `batch_size` objects, put them in parallel, delete
     those put. True when the page was full (more may be waiting)."""
-    conn.run("START TRANSACTION")
-    try:
+    with transaction(conn):
         [[read_only, locked]] = conn.run(
             "SELECT current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery(), "
             "pg_try_advisory_xact_lock(:lock)",
@@ -91,7 +89,6 @@ def _round(conn: Connection, put: Put, batch_size: int, pool: Executor, report: 
         )
         if read_only or not locked:
             report.state = State.READ_ONLY if read_only else State.BUSY
-            conn.run("ROLLBACK")
             return False
         rows = conn.run(
             "SELECT object_key, body FROM audit_outbox ORDER BY created_at, object_key LIMIT :n",
@@ -102,12 +99,6 @@ def _round(conn: Connection, put: Put, batch_size: int, pool: Executor, report: 
         done = [o.key for o, error in zip(objects, errors, strict=True) if error is None]
         if done:
             conn.run("DELETE FROM audit_outbox WHERE object_key = ANY(:keys)", keys=done)
-        conn.run("COMMIT")
-    except BaseException:
-        # On a broken connection the server has already rolled back.
-        with contextlib.suppress(Exception):
-            conn.run("ROLLBACK")
-        raise
     report.shipped.extend(done)
     report.failed.update({o.key: e for o, e in zip(objects, errors, strict=True) if e})
     return len(objects) == batch_size

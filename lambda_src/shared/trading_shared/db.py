@@ -7,7 +7,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -185,6 +185,21 @@ def connector(
         attempts=attempts,
     )
     return Connector(settings, partial(fetch_credentials, secrets, settings.secret_arn))
+
+
+@contextlib.contextmanager
+def transaction(conn: Connection) -> Iterator[None]:
+    """One explicit transaction: committed when the block ends, rolled back when it raises.
+    The block's own error is the one raised: on a broken connection the server has already
+    rolled back, and a failing ROLLBACK would only hide why."""
+    conn.run("START TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.run("ROLLBACK")
+        raise
+    conn.run("COMMIT")
 
 
 def close_quietly(conn: Connection) -> None:

@@ -6,13 +6,21 @@ import ssl
 
 import pytest
 from pg8000.exceptions import DatabaseError, InterfaceError
-from trading_shared.db import connector, is_connection_error, secret_region, ssl_context
+from trading_shared.db import (
+    connector,
+    is_connection_error,
+    secret_region,
+    ssl_context,
+    transaction,
+)
 from trading_shared.settings import (
     SettingsError,
     TlsMode,
     health_settings,
     processor_settings,
 )
+
+from tests.conftest import Database
 
 DB_ENV = {
     "AWS_REGION": "us-east-2",
@@ -116,3 +124,41 @@ def test_iam_auth_needs_the_user_and_secret_auth_the_secret() -> None:
         processor_settings({**DB_ENV, "DB_AUTH": "iam"})
     with pytest.raises(SettingsError, match="DB_SECRET_ARN is required"):
         processor_settings({**DB_ENV, "DB_SECRET_ARN": ""})
+
+
+def test_transaction_commits_its_block_or_nothing(database: Database) -> None:
+    # GIVEN a table
+    conn = database.server.connect(database.name)
+    conn.run("CREATE TABLE t (i int PRIMARY KEY)")
+
+    # WHEN one block completes and another fails half-way
+    with transaction(conn):
+        conn.run("INSERT INTO t VALUES (1)")
+
+    def add_two_then_a_duplicate() -> None:
+        with transaction(conn):
+            conn.run("INSERT INTO t VALUES (2)")
+            conn.run("INSERT INTO t VALUES (1)")
+
+    with pytest.raises(DatabaseError, match="duplicate key"):
+        add_two_then_a_duplicate()
+
+    # THEN the first block's row is there and nothing of the second
+    assert conn.run("SELECT i FROM t") == [[1]]
+    conn.close()
+
+
+def test_transaction_on_a_broken_connection_raises_the_blocks_own_error(
+    database: Database,
+) -> None:
+    # GIVEN a connection that breaks inside the block (so ROLLBACK cannot be sent either)
+    conn = database.server.connect(database.name)
+
+    # WHEN the block fails, THEN its own error surfaces, not the failed ROLLBACK's
+    def break_the_connection() -> None:
+        with transaction(conn):
+            conn.close()
+            raise RuntimeError("lost mid-block")
+
+    with pytest.raises(RuntimeError, match="lost mid-block"):
+        break_the_connection()
