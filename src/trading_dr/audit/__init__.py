@@ -20,15 +20,25 @@ from trading_dr.audit.model import Section, Templates
 from trading_dr.audit.render import to_html, to_markdown
 from trading_dr.audit.replication import replication_section
 from trading_dr.audit.scanners import ScanSummary, scanner_section
+from trading_dr.audit.summary import summary_section
 from trading_dr.config import Environment
 
 PACK_FILES = ("REPORT.md", "REPORT.html", "architecture.svg", "architecture.png")
+LEGEND = (
+    "Solid arrows: data flow; dashed blue: replication; dotted green: DNS failover; "
+    "grey: control (schedules, alarms, the failover workflow's targets)."
+)
 
 
 def sections(
     env: Environment, templates: Templates, scans: list[ScanSummary] | None
 ) -> list[Section]:
+    """The report's sections after the summary, in order; the summary reads their findings."""
     return [
+        Section(
+            "Architecture",
+            (LEGEND, "![architecture](architecture.svg)"),
+        ),
         inventory_section(templates),
         iam_section(templates),
         encryption_section(templates),
@@ -48,21 +58,17 @@ def build_pack(
     title = f"trading-dr audit pack: {env.name}"
     svg, png = render_diagram(to_dot(templates, f"trading-dr {env.name}"), cache_dir)
     preamble = (
-        f"Environment `{env.name}` (suffix `{env.suffix}`): templates "
+        "Templates "
         + ", ".join(f"`{role.value}.yaml`" for role in templates)
-        + ". Every table below is derived from the rendered templates by "
+        + ". Every table of this report is derived from the rendered templates by "
         "`trading_dr.audit`; regenerate with `python generate.py`.",
-        "Architecture: `architecture.svg` / `architecture.png` (solid: data flow, dashed "
-        "blue: replication, dotted green: DNS failover, grey: control).",
     )
     parts = sections(env, templates, scans)
+    parts.insert(0, summary_section(env, templates, parts, scans))
     markdown = to_markdown(title, preamble, parts)
-    markdown = markdown.replace(
-        "## Contents", "![architecture](architecture.svg)\n\n## Contents", 1
-    )
     return {
         "REPORT.md": markdown.encode(),
-        "REPORT.html": to_html(title, preamble, parts, svg).encode(),
+        "REPORT.html": to_html(title, markdown, {"architecture.svg": svg}).encode(),
         "architecture.svg": svg,
         "architecture.png": png,
     }

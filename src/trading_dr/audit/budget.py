@@ -33,4 +33,5 @@ def budget_section(templates: Templates, env: Environment) -> Section:
             "not part of the RTO.",
         ),
         (table(("component", "seconds", "kind", "source"), rows, "budget"),),
+        findings=tuple(f"DR target missed: {problem}" for problem in budget.missed()),
     )

@@ -134,4 +134,6 @@ def encryption_section(templates: Templates) -> Section:
             table(("template", "store", "type", "encryption", "key"), rows, "data stores"),
             table(("template", "key", "spec", "rotation", "description"), keys, "KMS keys"),
         ),
+        findings=tuple(f"Not encrypted at rest: {row[0]}/{row[1]} ({row[2]})" for row in missing)
+        + tuple(f"KMS key without rotation: {row[0]}/{row[1]}" for row in keys if row[3] == "NO"),
     )

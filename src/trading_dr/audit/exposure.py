@@ -202,4 +202,16 @@ def exposure_section(templates: Templates) -> Section:
                 "Route 53 health checks (probe from the internet)",
             ),
         ),
+        # Egress to anywhere reaches only what the subnets' routes allow (private subnets:
+        # the VPC endpoints); ingress from anywhere is what an attacker sees.
+        findings=tuple(
+            f"Security group rule open to the internet: {r[0]}/{r[1]} {r[2]} {r[3]}"
+            for r in open_rules
+            if r[2] == "ingress"
+        )
+        + tuple(
+            f"Publicly reachable: {r[0]}/{r[1]} ({r[3]})"
+            for r in endpoints
+            if r[2] in ("INTERNET", "CHECK")
+        ),
     )

@@ -229,4 +229,7 @@ def iam_section(templates: Templates) -> Section:
                 "resource policies",
             ),
         ),
+        findings=tuple(
+            f"Unjustified grant on Resource '*': {row[0]} {row[3]}" for row in unjustified
+        ),
     )

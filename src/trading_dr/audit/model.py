@@ -35,6 +35,9 @@ class Section:
     paragraphs: tuple[str, ...] = ()
     tables: tuple[Table, ...] = ()
     notes: tuple[str, ...] = field(default=())  # bullet list after the tables
+    # What an auditor must act on, one sentence each: the report's summary lists the open
+    # findings of every section, so a new section reports its own here.
+    findings: tuple[str, ...] = field(default=())
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str = "") -> Table:

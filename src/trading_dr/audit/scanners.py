@@ -153,12 +153,17 @@ def scanner_section(templates: Templates, scans: list[ScanSummary] | None) -> Se
         if "FINDING:" in reason:
             gap = f"{check}: {reason.split('FINDING:', 1)[1].strip()}"
             gaps.setdefault(gap, []).append(f"{template_}/{logical}")
+    open_findings = tuple(
+        f"Open finding, to fix in a builder: {gap} ({', '.join(where)})"
+        for gap, where in gaps.items()
+    )
+    failures = tuple(
+        f"{s.tool} finding on {s.template}: {failure}" for s in scans or [] for failure in s.failed
+    )
     return Section(
         "Scanner results",
         paragraphs,
         tuple(tables),
-        tuple(
-            f"Open finding, to fix in a builder: {gap} ({', '.join(where)})"
-            for gap, where in gaps.items()
-        ),
+        open_findings,
+        findings=open_findings + failures,
     )

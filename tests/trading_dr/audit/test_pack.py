@@ -13,6 +13,7 @@ from trading_dr.audit import PACK_FILES, build_pack
 from trading_dr.audit.diagram import STATEFUL_TYPES, to_dot
 from trading_dr.audit.encryption import NOT_ENCRYPTED, encryption_rows
 from trading_dr.audit.iam import statements
+from trading_dr.audit.render import md_cell
 from trading_dr.audit.scanners import ScanSummary, scanner_section
 from trading_dr.config import Role
 from trading_dr.dr_budget import compute_budget
@@ -62,8 +63,9 @@ def test_every_unscoped_grant_is_listed_with_its_justification(env: str) -> None
     ]
     assert unscoped, "the templates grant nothing on '*': the check below would be vacuous"
     for st, action in unscoped:
-        row = f"| {st.role.value}/{st.owner} | {st.sid} | Allow | {action} | "
-        assert row + UNSCOPED_ACTIONS[action].replace("|", "\\|") in report, row
+        cells = (f"{st.role.value}/{st.owner}", st.sid, "Allow", action, UNSCOPED_ACTIONS[action])
+        row = "| " + " | ".join(md_cell(cell) for cell in cells) + " |"
+        assert row in report, row
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
