@@ -1,12 +1,8 @@
 #!/usr/bin/env python3
 """Render the platform's CloudFormation templates: see `python generate.py --help`."""
 
-import os
 import sys
 from pathlib import Path
-
-# No pydantic plugins are used; skipping their entry-point scan saves start-up time.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 # Runs from a plain checkout too: the library lives in src/.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))

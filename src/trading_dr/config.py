@@ -12,22 +12,17 @@ import importlib.util
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
 
 from trading_dr.errors import ConfigError
+from trading_dr.validation import Bounds, SettingsError, build
 
 SUFFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$|^[a-z]$")
 # RFC 1035 labels, at least two of them, lower case so the zone name is canonical.
@@ -69,11 +64,8 @@ def known_regions() -> frozenset[str]:
     return frozenset(name for name in regions if name != "aws-global")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class RegionSettings(_Model):
+@dataclass(frozen=True, kw_only=True)
+class RegionSettings:
     """One region's placement and address plan."""
 
     region: str
@@ -81,18 +73,16 @@ class RegionSettings(_Model):
     public_subnets: tuple[str, str]
     private_subnets: tuple[str, str]
 
-    @field_validator("region")
     @classmethod
-    def _region_known(cls, value: str) -> str:
+    def _check_region(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if value not in known_regions():
             close = difflib.get_close_matches(value, sorted(known_regions()), n=1)
             hint = f"did you mean '{close[0]}'?" if close else "use an AWS region code"
             raise ValueError(f"unknown AWS region '{value}'; fix: {hint} (e.g. us-east-1)")
         return value
 
-    @field_validator("vpc_cidr")
     @classmethod
-    def _vpc_cidr(cls, value: str) -> str:
+    def _check_vpc_cidr(cls, value: str, earlier: Mapping[str, Any]) -> str:
         net = _network(value)
         if not 16 <= net.prefixlen <= 24:
             raise ValueError(
@@ -103,16 +93,17 @@ class RegionSettings(_Model):
             raise ValueError(f"VPC CIDR {value} is not private; fix: use an RFC 1918 range")
         return value
 
-    @field_validator("public_subnets", "private_subnets")
     @classmethod
-    def _subnets(cls, value: tuple[str, str], info: ValidationInfo) -> tuple[str, str]:
+    def _check_public_subnets(
+        cls, value: tuple[str, str], earlier: Mapping[str, Any]
+    ) -> tuple[str, str]:
         nets = [_network(cidr) for cidr in value]
         for cidr, net in zip(value, nets, strict=True):
             if not 16 <= net.prefixlen <= 28:
                 raise ValueError(
                     f"subnet {cidr} is a /{net.prefixlen}; fix: use a prefix between /16 and /28"
                 )
-        vpc_cidr = info.data.get("vpc_cidr")
+        vpc_cidr = earlier.get("vpc_cidr")
         if vpc_cidr is None:  # the VPC CIDR itself failed; that error is reported instead
             return value
         vpc = ipaddress.IPv4Network(vpc_cidr)
@@ -122,10 +113,9 @@ class RegionSettings(_Model):
                     f"subnet {cidr} lies outside the VPC {vpc_cidr}; fix: pick a subnet "
                     f"inside {vpc_cidr}"
                 )
-        earlier = [_network(c) for c in info.data.get("public_subnets", ())]
-        if info.field_name == "public_subnets":
-            earlier = []
-        others = earlier + nets
+        # Called for public_subnets first, then for private_subnets with the public ones
+        # in `earlier`: every pair of the four is compared once.
+        others = [_network(c) for c in earlier.get("public_subnets", ())] + nets
         for i, a in enumerate(others):
             for b in others[i + 1 :]:
                 if a.overlaps(b):
@@ -134,17 +124,19 @@ class RegionSettings(_Model):
                     )
         return value
 
+    _check_private_subnets = _check_public_subnets
 
-class DatabaseSettings(_Model):
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
     engine_version: str = "16.6"
     instance_class: str = "db.r6g.large"
-    backup_retention_days: Annotated[int, Field(ge=7, le=35)] = 7
+    backup_retention_days: Annotated[int, Bounds(7, 35)] = 7
     master_username: str = "trading_admin"
     database_name: str = "trading"
 
-    @field_validator("engine_version")
     @classmethod
-    def _engine_version(cls, value: str) -> str:
+    def _check_engine_version(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if not ENGINE_VERSION_RE.match(value):
             raise ValueError(
                 f"'{value}' is not an Aurora PostgreSQL major.minor version; fix: use e.g. "
@@ -152,9 +144,8 @@ class DatabaseSettings(_Model):
             )
         return value
 
-    @field_validator("instance_class")
     @classmethod
-    def _instance_class(cls, value: str) -> str:
+    def _check_instance_class(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if not INSTANCE_CLASS_RE.match(value):
             raise ValueError(
                 f"'{value}' is not supported by Aurora global databases; fix: use a "
@@ -162,9 +153,8 @@ class DatabaseSettings(_Model):
             )
         return value
 
-    @field_validator("master_username", "database_name")
     @classmethod
-    def _identifier(cls, value: str) -> str:
+    def _check_master_username(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if not re.match(r"^[a-z][a-z0-9_]{0,62}$", value) or value in {"postgres", "rdsadmin"}:
             raise ValueError(
                 f"'{value}' is not a usable PostgreSQL identifier; fix: start with a letter, "
@@ -172,25 +162,27 @@ class DatabaseSettings(_Model):
             )
         return value
 
+    _check_database_name = _check_master_username
+
 
 class ArchiveMode(StrEnum):
     EXPIRE = "expire"
     GLACIER = "glacier"
 
 
-class StorageSettings(_Model):
-    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+@dataclass(frozen=True, kw_only=True)
+class StorageSettings:
+    audit_retention_days: Annotated[int, Bounds(1, 3650)] = 90
     # After retention, audit objects are deleted ("expire") or moved to Glacier Deep Archive.
     audit_after_retention: ArchiveMode = ArchiveMode.EXPIRE
-    audit_archive_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    audit_archive_days: Annotated[int, Bounds(1, 3650)] = 365
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
-    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    noncurrent_version_days: Annotated[int, Bounds(1, 3650)] = 30
 
-    @field_validator("audit_archive_days")
     @classmethod
-    def _archive_after_retention(cls, value: int, info: ValidationInfo) -> int:
-        retention = info.data.get("audit_retention_days")
-        archiving = info.data.get("audit_after_retention") is ArchiveMode.GLACIER
+    def _check_audit_archive_days(cls, value: int, earlier: Mapping[str, Any]) -> int:
+        retention = earlier.get("audit_retention_days")
+        archiving = earlier.get("audit_after_retention") is ArchiveMode.GLACIER
         if archiving and retention is not None and value <= retention:
             raise ValueError(
                 f"{value} days ends the archive before audit_retention_days ({retention}) "
@@ -199,18 +191,18 @@ class StorageSettings(_Model):
         return value
 
 
-class FailoverSettings(_Model):
+@dataclass(frozen=True, kw_only=True)
+class FailoverSettings:
     # Route 53 accepts 10 or 30 s and the interval cannot change after creation.
     health_check_interval_s: Literal[10, 30] = 10
-    health_check_failure_threshold: Annotated[int, Field(ge=1, le=10)] = 3
-    rto_target_s: Annotated[int, Field(ge=1, le=86400)] = 60
-    rpo_target_s: Annotated[int, Field(ge=1, le=86400)] = 60
-    replication_lag_alarm_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    health_check_failure_threshold: Annotated[int, Bounds(1, 10)] = 3
+    rto_target_s: Annotated[int, Bounds(1, 86400)] = 60
+    rpo_target_s: Annotated[int, Bounds(1, 86400)] = 60
+    replication_lag_alarm_s: Annotated[int, Bounds(1, 3600)] = 30
 
-    @field_validator("replication_lag_alarm_s")
     @classmethod
-    def _alarm_below_rpo(cls, value: int, info: ValidationInfo) -> int:
-        rpo = info.data.get("rpo_target_s")
+    def _check_replication_lag_alarm_s(cls, value: int, earlier: Mapping[str, Any]) -> int:
+        rpo = earlier.get("rpo_target_s")
         if rpo is not None and value >= rpo:
             raise ValueError(
                 f"{value} s is not below rpo_target_s ({rpo} s); fix: lower the alarm "
@@ -219,12 +211,14 @@ class FailoverSettings(_Model):
         return value
 
 
-class DeploymentSettings(_Model):
-    failure_tolerance_count: Annotated[int, Field(ge=0, le=10)] = 0
-    max_concurrent_count: Annotated[int, Field(ge=1, le=10)] = 1
+@dataclass(frozen=True, kw_only=True)
+class DeploymentSettings:
+    failure_tolerance_count: Annotated[int, Bounds(0, 10)] = 0
+    max_concurrent_count: Annotated[int, Bounds(1, 10)] = 1
 
 
-class Environment(_Model):
+@dataclass(frozen=True, kw_only=True)
+class Environment:
     """One environment: everything the generator and deployer need to know."""
 
     name: str
@@ -235,16 +229,15 @@ class Environment(_Model):
     alarm_email: str
     primary: RegionSettings
     secondary: RegionSettings
-    database: DatabaseSettings = DatabaseSettings()
-    storage: StorageSettings = StorageSettings()
-    failover: FailoverSettings = FailoverSettings()
-    deployment: DeploymentSettings = DeploymentSettings()
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    failover: FailoverSettings = field(default_factory=FailoverSettings)
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     log_retention_days: int = 90
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
-    @field_validator("suffix")
     @classmethod
-    def _suffix(cls, value: str) -> str:
+    def _check_suffix(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if not SUFFIX_RE.match(value):
             raise ValueError(
                 f"'{value}' cannot be used in S3 bucket names; fix: use 1-12 lower-case "
@@ -252,9 +245,8 @@ class Environment(_Model):
             )
         return value
 
-    @field_validator("accounts")
     @classmethod
-    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _check_accounts(cls, value: tuple[str, ...], earlier: Mapping[str, Any]) -> tuple[str, ...]:
         if not value:
             raise ValueError("no target account; fix: list at least one 12-digit account id")
         for account in value:
@@ -267,9 +259,8 @@ class Environment(_Model):
             raise ValueError("an account id is listed twice; fix: list each account once")
         return value
 
-    @field_validator("domain")
     @classmethod
-    def _domain(cls, value: str) -> str:
+    def _check_domain(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if not DOMAIN_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a valid domain name; fix: use a lower-case DNS name "
@@ -277,9 +268,8 @@ class Environment(_Model):
             )
         return value
 
-    @field_validator("hosted_zone_id")
     @classmethod
-    def _zone_id(cls, value: str | None) -> str | None:
+    def _check_hosted_zone_id(cls, value: str | None, earlier: Mapping[str, Any]) -> str | None:
         if value is not None and not HOSTED_ZONE_RE.match(value):
             raise ValueError(
                 f"'{value}' is not a Route 53 hosted zone id; fix: use the id such as "
@@ -287,16 +277,14 @@ class Environment(_Model):
             )
         return value
 
-    @field_validator("alarm_email")
     @classmethod
-    def _email(cls, value: str) -> str:
+    def _check_alarm_email(cls, value: str, earlier: Mapping[str, Any]) -> str:
         if not EMAIL_RE.match(value):
             raise ValueError(f"'{value}' is not an e-mail address; fix: use e.g. ops@example.com")
         return value
 
-    @field_validator("log_retention_days")
     @classmethod
-    def _retention(cls, value: int) -> int:
+    def _check_log_retention_days(cls, value: int, earlier: Mapping[str, Any]) -> int:
         if value not in LOG_RETENTION_DAYS:
             higher = [d for d in LOG_RETENTION_DAYS if d >= value]
             suggestion = higher[0] if higher else LOG_RETENTION_DAYS[-1]
@@ -306,9 +294,8 @@ class Environment(_Model):
             )
         return value
 
-    @field_validator("tags")
     @classmethod
-    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+    def _check_tags(cls, value: dict[str, str], earlier: Mapping[str, Any]) -> dict[str, str]:
         for key in value:
             if key.lower().startswith("aws:") or not 1 <= len(key) <= 128:
                 raise ValueError(
@@ -317,10 +304,9 @@ class Environment(_Model):
                 )
         return value
 
-    @field_validator("secondary")
     @classmethod
-    def _regions_differ(cls, value: RegionSettings, info: ValidationInfo) -> RegionSettings:
-        primary: RegionSettings | None = info.data.get("primary")
+    def _check_secondary(cls, value: RegionSettings, earlier: Mapping[str, Any]) -> RegionSettings:
+        primary: RegionSettings | None = earlier.get("primary")
         if primary is None:
             return value
         if primary.region == value.region:
@@ -352,63 +338,6 @@ def _network(value: str) -> ipaddress.IPv4Network:
         ) from None
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
-def _describe(error: dict[str, Any], fields: list[str]) -> tuple[str, str]:
-    """Turn one pydantic error into (field, message with fix)."""
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    field = _location(loc)
-    if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "remove it"
-        return field, f"unknown key; fix: {hint}"
-    if kind == "missing" and loc and isinstance(loc[-1], int):
-        field = _location(loc[:-1])
-        return field, "too few entries; fix: give exactly two, one per availability zone"
-    if kind == "too_long":
-        return field, "too many entries; fix: give exactly two, one per availability zone"
-    if kind == "missing":
-        return field, "required key is missing; fix: add it (see environments/prod.yaml)"
-    got = error.get("input")
-    bounds = error.get("ctx") or {}
-    fixes = {
-        "greater_than_equal": f"must be at least {bounds.get('ge')} (got {got!r}); "
-        f"fix: use {bounds.get('ge')} or more",
-        "less_than_equal": f"must be at most {bounds.get('le')} (got {got!r}); "
-        f"fix: use {bounds.get('le')} or less",
-        "literal_error": f"must be {bounds.get('expected')} (got {got!r}); fix: use one of those",
-        "enum": f"must be {bounds.get('expected')} (got {got!r}); fix: use one of those",
-        "string_type": f"expected text (got {got!r}); fix: quote the value in YAML",
-        "int_parsing": f"expected a whole number (got {got!r}); fix: write digits only",
-        "int_type": f"expected a whole number (got {got!r}); fix: write digits only",
-        "bool_parsing": f"expected true or false (got {got!r}); fix: use true or false",
-        "dict_type": f"expected a mapping (got {got!r}); fix: see environments/prod.yaml",
-        "tuple_type": f"expected a list (got {got!r}); fix: write [a, b]",
-    }
-    if kind in fixes:
-        return field, fixes[kind]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if "fix:" not in message:
-        message = f"{message} (got {got!r}); fix: see environments/prod.yaml for a valid value"
-    return field, message
-
-
-def _model_fields(loc: tuple[int | str, ...]) -> list[str]:
-    """Names allowed at the location of an unknown key, for a 'did you mean' hint."""
-    model: type[BaseModel] = Environment
-    for part in loc[:-1]:
-        if not isinstance(part, str) or part not in model.model_fields:
-            return []
-        annotation = model.model_fields[part].annotation
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
 def parse_environment(data: Any, source: str, name: str) -> Environment:
     """Validate already-parsed YAML; `source` names the file in errors."""
     if not isinstance(data, dict):
@@ -417,14 +346,13 @@ def parse_environment(data: Any, source: str, name: str) -> Environment:
         )
     if "name" in data:
         raise ConfigError(source, "name", "the name comes from the file name; fix: remove the key")
-    data = {"name": name, **data}
     try:
-        return Environment.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(dict(err), _model_fields(tuple(err["loc"]))) for err in exc.errors()]
-        field, message = problems[0]
-        extra = [f"{f}: {m}" for f, m in problems[1:]]
-        raise ConfigError(source, field, message, extra) from None
+        return build(Environment, {"name": name, **data})
+    except SettingsError as exc:
+        first, *more = exc.problems
+        raise ConfigError(
+            source, first.field, first.message, [f"{p.field}: {p.message}" for p in more]
+        ) from None
 
 
 def load_environment(path: Path) -> Environment:

@@ -4,6 +4,7 @@ figures asserted here, which the issue's closing note reports)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -79,11 +80,7 @@ def test_an_alias_record_costs_the_targets_ttl() -> None:
 
 def test_targets_met_leave_nothing_missed() -> None:
     env = environment("prod")
-    relaxed = env.model_copy(
-        update={
-            "failover": env.failover.model_copy(update={"rto_target_s": 120, "rpo_target_s": 900})
-        }
-    )
+    relaxed = replace(env, failover=replace(env.failover, rto_target_s=120, rpo_target_s=900))
     budget = compute_budget(_templates("prod"), relaxed)
     assert budget.missed() == []
     assert budget.within_targets is True

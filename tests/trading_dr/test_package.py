@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trading_dr import package
 from trading_dr.package import LAMBDA_SRC, Package, PackagingError, build_packages
@@ -143,3 +145,52 @@ def test_requirements_with_extras_are_skipped_and_unknown_markers_refused() -> N
     assert package._runtime_requirement("pydantic>=2; extra == 'parser'") is None
     with pytest.raises(PackagingError, match="unsupported requirement marker"):
         package._runtime_requirement("tomli; python_version < '3.11'")
+
+
+def _zipfile_bytes(entries: dict[str, bytes]) -> bytes:
+    """The same entries written by the standard library, the reference layout."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for arcname, data in sorted(entries.items()):
+            info = zipfile.ZipInfo(arcname, date_time=package.ZIP_EPOCH)
+            info.create_system = 3
+            info.external_attr = package.FILE_MODE << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=package.COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+@given(
+    st.dictionaries(
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00/\\"), min_size=1),
+        st.binary(max_size=2048),
+        max_size=8,
+    )
+)
+def test_zip_writer_lays_out_bytes_exactly_as_zipfile(entries: dict[str, bytes]) -> None:
+    # GIVEN any entries (non-ASCII names included)
+    # WHEN written from once-deflated entries THEN the bytes are zipfile's, byte for byte
+    assert package.zip_bytes(entries.items()) == _zipfile_bytes(entries)
+
+
+def test_a_file_shared_by_several_zips_is_compressed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a counter on the deflate step
+    calls: list[int] = []
+    original = package.Deflated.of.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[package.Deflated], content: bytes) -> package.Deflated:
+        calls.append(len(content))
+        result: package.Deflated = original(cls, content)
+        return result
+
+    monkeypatch.setattr(package.Deflated, "of", classmethod(counting))
+    # WHEN every zip is built
+    built_now = build_packages(cache_dir=None)
+    # THEN each distinct source file was deflated once, though the zips hold it many times
+    placed = sum(len(names(pkg)) for pkg in built_now.values())
+    distinct = len({n for pkg in built_now.values() for n in names(pkg)})
+    assert len(calls) == distinct < placed
+    # AND the bytes are those of an independent build
+    assert {n: p.data for n, p in built_now.items()} == {n: p.data for n, p in built().items()}

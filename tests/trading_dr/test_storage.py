@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -178,10 +179,10 @@ def test_replication_role_is_scoped_and_conditional(env: str, role: Role) -> Non
 def test_glacier_mode_needs_no_other_change_to_build() -> None:
     """GIVEN prod switched to archiving WHEN built THEN only the audit lifecycle differs."""
     prod = environment("prod")
-    storage = prod.storage.model_copy(update={"audit_after_retention": ArchiveMode.GLACIER})
+    storage = replace(prod.storage, audit_after_retention=ArchiveMode.GLACIER)
     archived = template_dict(
         build_regional(
-            prod.model_copy(update={"storage": storage}),
+            replace(prod, storage=storage),
             Role.PRIMARY,
             code_keys(lambda_packages()),
         )
