@@ -7,10 +7,12 @@ part-way leaves the previous output intact.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -19,8 +21,6 @@ from typing import Any
 
 from trading_dr.config import Environment, Role, environment_names, load_environment
 from trading_dr.errors import StaleTemplatesError, UsageError
-from trading_dr.render import dump, template_dict
-from trading_dr.stacks import build_templates
 
 REFERENCE_ENV = "prod"
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,12 +54,37 @@ class Rendered:
         return reviewed
 
 
-@cache
+_PACKAGES_LOCK = threading.Lock()
+
+
 def lambda_packages() -> Mapping[str, bytes]:
-    """Each Lambda zip by its S3 key (content-addressed); the same for every environment."""
+    """Each Lambda zip by its S3 key (content-addressed); the same for every environment.
+    Built once per process; a caller that arrives while another thread builds them waits."""
+    with _PACKAGES_LOCK:
+        return _build_lambda_packages()
+
+
+@cache
+def _build_lambda_packages() -> Mapping[str, bytes]:
     from trading_dr.package import build_packages
 
     return {package.s3_key: package.data for package in build_packages().values()}
+
+
+def start_lambda_packages() -> threading.Thread:
+    """Build the zips in the background: their deflate runs outside the GIL, so it overlaps
+    the import of the builders (troposphere, awacs), which `render_environment` does late
+    for that reason."""
+    thread = threading.Thread(target=_prebuild_lambda_packages, name="lambda-zips", daemon=True)
+    thread.start()
+    return thread
+
+
+def _prebuild_lambda_packages() -> None:
+    # A failure here is not reported: the caller's own lambda_packages() builds again and
+    # raises it in the main thread, where the CLI turns it into its one-line error.
+    with contextlib.suppress(Exception):
+        lambda_packages()
 
 
 def code_keys(packages: Mapping[str, bytes]) -> dict[str, str]:
@@ -69,6 +94,9 @@ def code_keys(packages: Mapping[str, bytes]) -> dict[str, str]:
 
 def render_environment(env: Environment, scan: bool = False) -> Rendered:
     """Templates, Lambda zips and the audit pack; `scan` runs cfn-lint and checkov for it."""
+    from trading_dr.render import dump, template_dict
+    from trading_dr.stacks import build_templates
+
     packages = lambda_packages()
     # One dict per template feeds both the YAML and the audit pack (no second rendering).
     data = {
@@ -208,6 +236,7 @@ def generate(
     names = list(names)
     if check and REFERENCE_ENV not in names:
         names = [*names, REFERENCE_ENV] if names else [REFERENCE_ENV]
+    start_lambda_packages()
     environments = select_environments(environments_dir, names)
     rendered = [render_environment(env, scan=scan and not check) for env in environments]
     reference = next((r for r in rendered if r.env.name == REFERENCE_ENV), None)
