@@ -18,6 +18,7 @@ holds its files' hashes) and the zlib version; a cache hit costs about 15 ms.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import importlib.metadata
 import os
@@ -28,6 +29,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +133,7 @@ class Deflated:
 def _entries(name: str, own: list[tuple[str, Path]], dists: list[Installed]) -> dict[str, Path]:
     """Path in the zip -> source file, refusing two sources for one path."""
     entries: dict[str, Path] = {}
-    for arcname, source in own + [f for d in dists for f in distribution_files(d)]:
+    for arcname, source in [*own, *(f for d in dists for f in distribution_files(d))]:
         if arcname in entries:
             raise PackagingError(f"{name}: two sources for {arcname} in the zip")
         entries[arcname] = source
@@ -200,29 +202,43 @@ def dependency_closure(
     return sorted(seen)
 
 
-def distribution_files(installed: Installed) -> list[tuple[str, Path]]:
-    """(path in zip, source) for an installed distribution, from its RECORD."""
-    dist, name, version = installed.dist, installed.name, installed.version
-    listed = dist.files
-    if listed is None:
-        raise PackagingError(f"{name}: installed without a file list; reinstall it with pip")
+@cache
+def distribution_files(installed: Installed) -> tuple[tuple[str, Path], ...]:
+    """(path in zip, source) for an installed distribution, from its RECORD, read once per
+    distribution as plain text (importlib's PackagePath objects cost more than the reads)."""
+    name, version = installed.name, installed.version
+    root = Path(str(installed.dist.locate_file("")))
     files = []
-    for entry in listed:
-        parts = entry.parts
-        if parts[0] == ".." or "__pycache__" in parts or entry.suffix == ".pyc":
+    for row in csv.reader(_record(installed).splitlines()):
+        if not row:
+            continue
+        entry = row[0]
+        parts = entry.split("/")
+        suffix = os.path.splitext(parts[-1])[1]
+        if parts[0] == ".." or "__pycache__" in parts or suffix == ".pyc":
             continue  # scripts in bin/, and bytecode Lambda compiles itself
         if parts[0].endswith(".dist-info") and parts[-1] in SKIPPED_METADATA:
             continue
-        if entry.suffix in NATIVE_SUFFIXES or ".so." in entry.name:
+        if suffix in NATIVE_SUFFIXES or ".so." in parts[-1]:
             raise PackagingError(
                 f"{name} {version} ships a compiled extension ({entry}); only pure-Python "
                 "dependencies can be vendored from this machine"
             )
-        source = Path(str(dist.locate_file(entry)))
+        source = root / entry
         if not source.is_file():
             raise PackagingError(f"{name}: {entry} is listed but missing; reinstall it")
-        files.append((entry.as_posix(), source))
-    return files
+        files.append((entry, source))
+    return tuple(files)
+
+
+@cache
+def _record(installed: Installed) -> str:
+    record = installed.dist.read_text("RECORD")
+    if record is None:
+        raise PackagingError(
+            f"{installed.name}: installed without a file list (RECORD); reinstall it with pip"
+        )
+    return record
 
 
 def zip_bytes(entries: Iterable[tuple[str, bytes]]) -> bytes:
@@ -232,42 +248,48 @@ def zip_bytes(entries: Iterable[tuple[str, bytes]]) -> bytes:
 
 _DOS_TIME = ZIP_EPOCH[3] << 11 | ZIP_EPOCH[4] << 5 | ZIP_EPOCH[5] // 2
 _DOS_DATE = (ZIP_EPOCH[0] - 1980) << 9 | ZIP_EPOCH[1] << 5 | ZIP_EPOCH[2]
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+# A central directory record is this head, the entry's offset ("<L") and its name.
+_CENTRAL_HEAD = struct.Struct("<4s4B4HL2L5HL")
 _END = struct.Struct("<4s4H2LH")
 
 
+@cache
+def _records(arcname: str, item: Deflated) -> tuple[bytes, bytes, bytes]:
+    """(local header + data, central head, name) of one entry, made once however many zips
+    hold it, with zipfile's own local header (`ZipInfo.FileHeader`)."""
+    info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
+    info.create_system = 3  # unix, so external_attr carries the mode
+    info.external_attr = FILE_MODE << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.CRC, info.compress_size, info.file_size = item.crc, len(item.data), item.size
+    name = arcname.encode("ascii" if arcname.isascii() else "utf-8")
+    head = _CENTRAL_HEAD.pack(
+        b"PK\x01\x02",
+        *(20, 3, 20, 0),  # made by 2.0 on unix, needs 2.0, reserved
+        *(0 if arcname.isascii() else 0x800, zipfile.ZIP_DEFLATED, _DOS_TIME, _DOS_DATE),
+        *(item.crc, len(item.data), item.size),
+        *(len(name), 0, 0, 0, 0),  # name, no extra, no comment, disk 0, binary
+        FILE_MODE << 16,
+    )
+    return info.FileHeader(zip64=False) + item.data, head, name
+
+
 def raw_zip_bytes(entries: Iterable[tuple[str, Deflated]]) -> bytes:
-    """The bytes `zipfile` writes for these already-deflated entries, sorted by path, with
-    zipfile's own header layout (`ZipInfo.FileHeader`); no zip64, which no Lambda zip needs."""
+    """The bytes `zipfile` writes for these already-deflated entries, sorted by path; no
+    zip64, which no Lambda zip needs (Lambda takes 50 MB zipped)."""
     parts: list[bytes] = []
     central: list[bytes] = []
     offset = 0
     for arcname, item in sorted(entries, key=lambda entry: entry[0]):
-        info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
-        info.create_system = 3  # unix, so external_attr carries the mode
-        info.external_attr = FILE_MODE << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.CRC, info.compress_size, info.file_size = item.crc, len(item.data), item.size
-        if offset + len(item.data) + 1024 > zipfile.ZIP64_LIMIT:
+        local, head, name = _records(arcname, item)
+        if offset + len(local) > zipfile.ZIP64_LIMIT:
             raise PackagingError(f"zip too large at {arcname}: Lambda accepts 50 MB zipped")
-        header = info.FileHeader(zip64=False)
-        name = arcname.encode("ascii" if arcname.isascii() else "utf-8")
-        flags = 0 if arcname.isascii() else 0x800
-        central.append(
-            _CENTRAL.pack(
-                b"PK\x01\x02",
-                *(20, 3, 20, 0),  # made by 2.0 on unix, needs 2.0, reserved
-                *(flags, zipfile.ZIP_DEFLATED, _DOS_TIME, _DOS_DATE),
-                *(item.crc, len(item.data), item.size),
-                *(len(name), 0, 0, 0, 0),  # name, no extra, no comment, disk 0, binary
-                *(FILE_MODE << 16, offset),
-            )
-            + name
-        )
-        parts += (header, item.data)
-        offset += len(header) + len(item.data)
+        central += (head, offset.to_bytes(4, "little"), name)
+        parts.append(local)
+        offset += len(local)
     directory = b"".join(central)
-    end = _END.pack(b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), offset, 0)
+    count = len(central) // 3
+    end = _END.pack(b"PK\x05\x06", 0, 0, count, count, len(directory), offset, 0)
     return b"".join(parts) + directory + end
 
 
@@ -280,10 +302,7 @@ def _input_hash(own: list[tuple[str, Path]], dists: list[Installed]) -> str:
     for arcname, source in sorted(own):
         key.update(arcname.encode() + b"\0" + hashlib.sha256(source.read_bytes()).digest())
     for installed in dists:
-        record = installed.dist.read_text("RECORD")
-        if record is None:
-            raise PackagingError(f"{installed.name}: installed without a RECORD; reinstall it")
-        key.update(f"{installed.name} {installed.version}\0{record}".encode())
+        key.update(f"{installed.name} {installed.version}\0{_record(installed)}".encode())
     return key.hexdigest()
 
 

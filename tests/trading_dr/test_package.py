@@ -134,10 +134,10 @@ def test_unzipped_functions_import_with_only_the_runtimes_libraries(tmp_path: Pa
 
 
 def test_compiled_dependencies_are_refused() -> None:
-    # GIVEN an installed distribution with a compiled extension (pydantic-core)
+    # GIVEN an installed distribution with a compiled extension (PyYAML's libyaml binding)
     # WHEN it is vendored, THEN packaging refuses rather than ship a wrong-platform binary
     with pytest.raises(PackagingError, match="compiled extension"):
-        package.distribution_files(package.Installed.find("pydantic-core"))
+        package.distribution_files(package.Installed.find("PyYAML"))
 
 
 def test_requirements_with_extras_are_skipped_and_unknown_markers_refused() -> None:
