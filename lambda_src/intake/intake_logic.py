@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from trading_shared.aws import Session
+from trading_shared.aws import InvalidSessionError, Session
 from trading_shared.trade import (
     FieldError,
     Trade,
@@ -54,7 +54,7 @@ def handle_order(
 
     trade = request.trade
     try:
-        refusal = _authorise(lookup_session(request.session_token), trade, now)
+        refusal = _authorise(lookup_session, request.session_token, trade, now)
         if refusal is not None:
             return refusal
         enqueue(trade)
@@ -72,15 +72,31 @@ def handle_order(
     )
 
 
-def _authorise(session: Session | None, trade: Trade, now: float) -> Result | None:
-    if session is None or not session.valid_at(now):
-        return Result(
-            401,
-            {"error": "unauthorized", "message": "session is missing or expired"},
-            "Unauthorized",
-            trade.trade_id,
-        )
-    if session.account_id is not None and session.account_id != trade.account_id:
+def _unauthorised(trade: Trade, detail: str) -> Result:
+    # The client learns only that the session cannot be used; the log says why.
+    return Result(
+        401,
+        {"error": "unauthorized", "message": "session is missing or expired"},
+        "Unauthorized",
+        trade.trade_id,
+        detail=[detail],
+    )
+
+
+def _authorise(
+    lookup_session: Callable[[str], Session | None], token: str, trade: Trade, now: float
+) -> Result | None:
+    """None when the session may place this trade; else the refusal. Fail closed: a session
+    item missing or malformed in any attribute authorises nothing."""
+    try:
+        session = lookup_session(token)
+    except InvalidSessionError as exc:
+        return _unauthorised(trade, f"malformed session: {exc}")
+    if session is None:
+        return _unauthorised(trade, "no such session")
+    if not session.valid_at(now):
+        return _unauthorised(trade, "session expired")
+    if session.account_id != trade.account_id:
         return Result(
             403,
             {"error": "forbidden", "message": "session does not belong to account_id"},

@@ -111,10 +111,16 @@ def records_from_event(event: Mapping[str, Any]) -> list[Record]:
         Record(
             message_id=r["messageId"],
             body=r.get("body") or "",
-            receive_count=int(r.get("attributes", {}).get("ApproximateReceiveCount", "1")),
+            receive_count=_receive_count(r.get("attributes")),
         )
         for r in event.get("Records", [])
     ]
+
+
+def _receive_count(attributes: object) -> int:
+    # Only logged: a malformed attribute must not cost the batch.
+    raw = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else 0
 
 
 def process_batch(
@@ -134,6 +140,12 @@ def process_batch(
             invalid[record.message_id] = RecordResult(
                 record.message_id, None, Outcome.REJECTED, f"invalid message: {exc}"
             )
+            continue
+        except Exception as exc:
+            invalid[record.message_id] = RecordResult(
+                record.message_id, None, Outcome.REJECTED,
+                f"invalid message: {type(exc).__name__}: {str(exc)[:200]}",
+            )  # fmt: skip
             continue
         parsed.append((record, trade))
         first.setdefault(trade.trade_id, trade)

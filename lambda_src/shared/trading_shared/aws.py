@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from trading_shared.trade import Trade
+from trading_shared.trade import ACCOUNT_RE, Trade
 
 SESSION_KEY = "session_token"
 SESSION_EXPIRY = "expires_at"  # epoch seconds; DynamoDB TTL deletes lazily, so check it too
@@ -27,32 +29,51 @@ def client(
     return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
 
+# Past any real session (year 2286): a larger value is a corrupt item, not a long session.
+MAX_EXPIRY = 10**10
+EXPIRY_RE = re.compile(r"[0-9]{1,11}(\.[0-9]{1,38})?")
+
+
 @dataclass(frozen=True)
 class Session:
     expires_at: int
-    account_id: str | None
+    account_id: str  # the only account this session may trade for
 
     def valid_at(self, now: float) -> bool:
         return self.expires_at > now
 
 
+class InvalidSessionError(ValueError):
+    """A session item that cannot authorise anything: a missing or malformed attribute."""
+
+
+def parse_session(item: Mapping[str, Any]) -> Session:
+    """Fail closed: every attribute must be present and well formed, or nothing is allowed.
+    (A session without its account once let its holder trade for any account.)"""
+    expiry = item.get(SESSION_EXPIRY)
+    if not isinstance(expiry, dict) or not isinstance(expiry.get("N"), str):
+        raise InvalidSessionError(f"{SESSION_EXPIRY} is missing or not a number")
+    text = expiry["N"]
+    if not EXPIRY_RE.fullmatch(text) or int(text.split(".")[0]) > MAX_EXPIRY:
+        raise InvalidSessionError(f"{SESSION_EXPIRY} must be epoch seconds, got {text[:32]!r}")
+    account = item.get(SESSION_ACCOUNT)
+    if not isinstance(account, dict) or not isinstance(account.get("S"), str):
+        raise InvalidSessionError(f"{SESSION_ACCOUNT} is missing or not a string")
+    if not ACCOUNT_RE.fullmatch(account["S"]):
+        raise InvalidSessionError(f"{SESSION_ACCOUNT} is not an account id")
+    return Session(expires_at=int(text.split(".")[0]), account_id=account["S"])
+
+
 def get_session(dynamodb: Any, table: str, token: str) -> Session | None:
     """GetItem (strongly consistent in this region's replica); None when there is no such
-    session or it is malformed."""
+    session, InvalidSessionError when its item is malformed."""
     item = dynamodb.get_item(
         TableName=table,
         Key={SESSION_KEY: {"S": token}},
         ConsistentRead=True,
         ProjectionExpression=f"{SESSION_EXPIRY}, {SESSION_ACCOUNT}",
     ).get("Item")
-    if not item or "N" not in item.get(SESSION_EXPIRY, {}):
-        return None
-    try:
-        expires_at = int(item[SESSION_EXPIRY]["N"].split(".")[0])
-    except ValueError:
-        return None
-    account = item.get(SESSION_ACCOUNT, {}).get("S")
-    return Session(expires_at=expires_at, account_id=account)
+    return None if item is None else parse_session(item)
 
 
 def send_trade(sqs: Any, queue_url: str, trade: Trade) -> str:

@@ -13,22 +13,35 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
-# NUMERIC(20, 8) in the schema: anything valid here fits the column exactly, so the
-# database never rejects (or rounds) a trade that passed validation.
+# The one definition of a valid trade. Migration 0004 states the same rules as CHECK
+# constraints on `trades` (tests/lambda_src/migrate holds both sides equal): an amount is
+# greater than 0, below 10^12 and a whole number of 10^-8; a timestamp lies in
+# [2000-01-01, 2100-01-01) UTC; every text field matches its pattern as a whole string.
 MAX_SCALE = 8
 MAX_INTEGER_DIGITS = 12
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+# A trade is one flat object (depth 1); deeper nesting is refused before the decoder, whose
+# recursion would otherwise end in RecursionError.
+MAX_NESTING = 4
 
-UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Patterns are matched with fullmatch: `$` also matches before a final newline, so
+# "AAPL\n" would pass a `^...$` search. PostgreSQL's `$` ends the string, so the
+# migration's `^...$` CHECKs mean the same as these fullmatch patterns.
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+ACCOUNT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+SYMBOL_RE = re.compile(r"[A-Z][A-Z0-9.-]{0,15}")
+SESSION_TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}")
+DECIMAL_TEXT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# Seconds always, at most microseconds (PostgreSQL's resolution); the offset is checked apart
+# so that a missing one gets its own message.
+TIMESTAMP_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
-ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.-]{0,15}$")
-SESSION_TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/=-]{16,512}$")
-DECIMAL_TEXT_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 TRADE_FIELDS = (
     "trade_id",
@@ -122,22 +135,77 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+class DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Python keeps the last of duplicate keys, other parsers the first: a body that two
+    # readers understand differently is refused rather than guessed at.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(f"duplicate key {_shown(key)}")
+            seen.add(key)
+    return obj
+
+
 # One decoder for all calls: json.loads(..., parse_float=...) builds a new one each time.
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+# Integers become Decimal too: int() refuses more than 4300 digits with its own error.
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal,
+    parse_int=Decimal,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_unique_keys,
+)
+# Strings (which may hold brackets) and the brackets outside them.
+_JSON_TOKEN_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class NestingError(ValueError):
+    pass
+
+
+def check_nesting(text: str, limit: int = MAX_NESTING) -> None:
+    """Refuse JSON nested deeper than `limit`, without recursion (the decoder recurses)."""
+    if text.count("[") + text.count("{") <= limit:
+        return  # cannot nest deeper than its brackets: the common case costs two scans
+    depth = 0
+    for token in _JSON_TOKEN_RE.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                raise NestingError(f"nested deeper than {limit} levels")
+        elif char in "]}":
+            depth -= 1
 
 
 def loads(text: str | bytes) -> Any:
-    """json.loads with exact decimals and without NaN/Infinity (which JSON does not have)."""
-    return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+    """json.loads with exact decimals, without NaN/Infinity (which JSON does not have),
+    duplicate keys or deep nesting."""
+    decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+    check_nesting(decoded)
+    return _DECODER.decode(decoded)
 
 
 def parse_json_body(raw: bytes) -> Any:
+    """The body as JSON whatever its declared content type (the API's request model checks
+    only application/json)."""
     try:
         return loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise TradeValidationError([FieldError("body", "must be UTF-8 encoded")]) from exc
-    except ValueError as exc:  # JSONDecodeError and the rejected constants
+    except ValueError as exc:  # JSONDecodeError, constants, duplicate keys, nesting
         raise TradeValidationError([FieldError("body", f"malformed JSON: {exc}")]) from exc
+
+
+def _shown(name: object) -> str:
+    """A client-chosen name as an error may quote it: bounded and printable."""
+    text = name if isinstance(name, str) else repr(name)
+    return ascii(text[:64])[1:-1]
 
 
 def parse_trade_request(payload: object) -> TradeRequest:
@@ -147,7 +215,7 @@ def parse_trade_request(payload: object) -> TradeRequest:
     token = data.get("session_token")
     if token is None:
         errors.append(FieldError("session_token", "is required"))
-    elif not isinstance(token, str) or not SESSION_TOKEN_RE.match(token):
+    elif not isinstance(token, str) or not SESSION_TOKEN_RE.fullmatch(token):
         errors.append(FieldError("session_token", "must be a string of 16-512 token characters"))
     trade = _parse_fields(data, errors)
     if trade is None or errors:
@@ -187,7 +255,9 @@ def _as_object(payload: object) -> Mapping[str, Any]:
 def _unexpected_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> list[FieldError]:
     # Rejecting unknown fields catches client typos such as "limitPrice" before they
     # silently turn a LIMIT order into something else.
-    return [FieldError(str(name), "is not a known field") for name in data if name not in allowed]
+    return [
+        FieldError(_shown(name), "is not a known field") for name in data if name not in allowed
+    ]
 
 
 def _parse_fields(data: Mapping[str, Any], errors: list[FieldError]) -> Trade | None:
@@ -283,7 +353,7 @@ def _checked(
 def _uuid(value: object) -> str:
     # Only the canonical hyphenated form: uuid.UUID() would also accept braces, URNs and
     # bare hex, giving one order several spellings of its idempotency key.
-    if not isinstance(value, str) or not UUID_RE.match(value):
+    if not isinstance(value, str) or not UUID_RE.fullmatch(value):
         raise ValueError("must be a UUID string such as 123e4567-e89b-42d3-a456-426614174000")
     return value.lower()  # the pattern admits only the canonical form, in either case
 
@@ -292,8 +362,8 @@ def _pattern(regex: re.Pattern[str], what: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if not isinstance(value, str):
             raise ValueError(f"must be a string ({what})")
-        if not regex.match(value):
-            raise ValueError(f"must be {what} matching {regex.pattern}")
+        if not regex.fullmatch(value):
+            raise ValueError(f"must be {what} matching ^{regex.pattern}$")
         return value
 
     return check
@@ -313,11 +383,11 @@ def _choice(enum: type[Side] | type[OrderType]) -> Callable[[object], Any]:
 
 
 # The canonical form every queue message uses; checked by one regex on the hot path.
-PLAIN_AMOUNT_RE = re.compile(rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_SCALE}}})?$")
+PLAIN_AMOUNT_RE = re.compile(rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_SCALE}}})?")
 
 
 def _amount(value: object) -> Decimal:
-    if isinstance(value, str) and PLAIN_AMOUNT_RE.match(value):
+    if isinstance(value, str) and PLAIN_AMOUNT_RE.fullmatch(value):
         amount = Decimal(value)
         if amount > 0:
             return amount
@@ -328,33 +398,58 @@ def _amount_slow(value: object) -> Decimal:
     # bool is an int subclass: `true` must not become a quantity of 1.
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise ValueError("must be a decimal number or a decimal string")
-    if isinstance(value, str) and not DECIMAL_TEXT_RE.match(value):
-        raise ValueError("must be a plain decimal string such as '10.25'")
-    try:
-        amount = Decimal(value)
-    except InvalidOperation as exc:
-        raise ValueError("must be a decimal number") from exc
-    if not amount.is_finite() or amount <= 0:
-        raise ValueError("must be greater than 0")
-    exponent = amount.as_tuple().exponent
+    if isinstance(value, str):
+        if not DECIMAL_TEXT_RE.fullmatch(value):
+            raise ValueError("must be a plain decimal string such as '10.25'")
+        value = Decimal(value)
+    elif isinstance(value, int):
+        value = Decimal(value)
+    return _bounded_amount(value)
+
+
+def _bounded_amount(value: Decimal) -> Decimal:
+    """The rules on the number's digits and exponent alone: no arithmetic, which Decimal's
+    context would refuse (InvalidOperation) or round for numbers with many digits."""
+    if not value.is_finite():
+        raise ValueError("must be a finite decimal number")
+    sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite, checked above
-    if -exponent > MAX_SCALE and amount != amount.quantize(Decimal(1).scaleb(-MAX_SCALE)):
+    significant = len(digits)
+    while significant and digits[significant - 1] == 0:  # trailing zeros: no precision
+        significant -= 1
+        exponent += 1
+    leading = 0
+    while leading < significant and digits[leading] == 0:
+        leading += 1
+    if sign or leading == significant:
+        raise ValueError("must be greater than 0")
+    if -exponent > MAX_SCALE:
         raise ValueError(f"must have at most {MAX_SCALE} decimal places")
-    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+    if significant - leading + exponent > MAX_INTEGER_DIGITS:
         raise ValueError(f"must be less than 10^{MAX_INTEGER_DIGITS}")
-    return amount
+    # The same number with no superfluous zeros, built without a context: exact.
+    return Decimal((0, digits[leading:significant], exponent))
 
 
 def _timestamp(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 timestamp string")
+    match = TIMESTAMP_RE.fullmatch(value)
+    if match is None:
+        raise ValueError("must be an ISO 8601 timestamp such as 2024-05-01T12:00:00Z")
+    if match.group(2) is None:
+        raise ValueError("must include a timezone offset (e.g. Z)")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError("must be an ISO 8601 timestamp such as 2024-05-01T12:00:00Z") from exc
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("must include a timezone offset (e.g. Z)")
-    return parsed.astimezone(UTC)
+        raise ValueError(f"must be a valid date and time: {exc}") from exc
+    # The local year first: converting year 1 or 9999 to UTC can overflow.
+    if not EARLIEST.year - 1 <= parsed.year <= LATEST.year or parsed.utcoffset() is None:
+        raise ValueError(f"must lie from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} UTC")
+    utc = parsed.astimezone(UTC)
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"must lie from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} UTC")
+    return utc
 
 
 _account = _pattern(ACCOUNT_RE, "an account id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,12 +27,13 @@ class Intake:
     queue_url: str
 
     def add_session(self, token: str, expires_at: float, account_id: str | None = None) -> None:
-        item: dict[str, Any] = {
-            "session_token": {"S": token},
-            "expires_at": {"N": str(int(expires_at))},
-        }
+        item: dict[str, Any] = {"expires_at": {"N": str(int(expires_at))}}
         if account_id is not None:
             item["account_id"] = {"S": account_id}
+        self.put_session(token, item)
+
+    def put_session(self, token: str, attributes: dict[str, Any]) -> None:
+        item = {"session_token": {"S": token}, **attributes}
         self.dynamodb.put_item(TableName=TABLE, Item=item)
 
     def post(self, body: Any, *, raw: bool = False, base64_encoded: bool = False) -> dict[str, Any]:
@@ -120,11 +122,30 @@ INVALID_BODIES: list[tuple[str, str | None, set[str]]] = [
     ("NaN literal", json.dumps(trade()).replace('"10.5"', "NaN"), {"body"}),
     ("Infinity literal", json.dumps(trade()).replace('"10.5"', "Infinity"), {"body"}),
     ("oversized body", OVERSIZED, {"body"}),
+    # Issue 12, defect 2: nesting that made the decoder raise RecursionError (a 502).
+    ("deeply nested array", "[" * 5000, {"body"}),
+    ("deeply nested object", '{"a":' * 5000, {"body"}),
+    ("nested inside a string-looking body", '{"x": [[[[["]"]]]]]}', {"body"}),
+    # Issue 12, defect 5: a duplicate key, which another parser would read differently.
+    (
+        "duplicate quantity",
+        json.dumps(trade())[:-1] + ', "quantity": "99999"}',
+        {"body"},
+    ),
+    ("duplicate nested key", json.dumps(trade())[:-1] + ', "x": {"a": 1, "a": 2}}', {"body"}),
 ]
 
 
 def _field_case(**overrides: Any) -> str:
     return json.dumps(trade(**overrides))
+
+
+def _number_case(name: str, number: str) -> str:
+    """The field as a bare JSON number, spelled exactly as given."""
+    return json.dumps(trade(**{name: "@"})).replace('"@"', number)
+
+
+HUGE = "1111111111111111111111111.1111111111"
 
 
 INVALID_FIELDS: list[tuple[str, str, set[str]]] = [
@@ -185,6 +206,60 @@ INVALID_FIELDS: list[tuple[str, str, set[str]]] = [
     ),
     ("client_timestamp a number", _field_case(client_timestamp=1714564800), {"client_timestamp"}),
     ("session_token too short", _field_case(session_token="abc"), {"session_token"}),
+    # Issue 12, defect 1: `$` also matched before a final newline.
+    ("trade_id with a final newline", _field_case(trade_id=f"{uuid.uuid4()}\n"), {"trade_id"}),
+    ("symbol with a final newline", _field_case(symbol="AAPL\n"), {"symbol"}),
+    ("account_id with a final newline", _field_case(account_id="acct\n"), {"account_id"}),
+    (
+        "session_token with a final newline",
+        _field_case(session_token=SESSION_TOKEN + "\n"),
+        {"session_token"},
+    ),
+    ("symbol with a non-ASCII letter", _field_case(symbol="AAPL\u00c9"), {"symbol"}),
+    # Issue 12, defect 2: digits past Decimal's precision, checked before any arithmetic.
+    ("quantity of 35 digits as a string", _field_case(quantity=HUGE), {"quantity"}),
+    ("limit_price of 35 digits as a string", _field_case(limit_price=HUGE), {"limit_price"}),
+    ("quantity of 35 digits as a number", _number_case("quantity", HUGE), {"quantity"}),
+    ("limit_price of 35 digits as a number", _number_case("limit_price", HUGE), {"limit_price"}),
+    ("quantity of 5000 digits", _number_case("quantity", "1" * 5000), {"quantity"}),
+    ("quantity with a huge exponent", _number_case("quantity", "1e999999999"), {"quantity"}),
+    ("quantity with a tiny exponent", _number_case("quantity", "1e-999999999"), {"quantity"}),
+    # Issue 12, defect 2: timestamps whose conversion to UTC overflowed.
+    (
+        "client_timestamp year 1 east of UTC",
+        _field_case(client_timestamp="0001-01-01T00:00:00+01:00"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp year 9999 west of UTC",
+        _field_case(client_timestamp="9999-12-31T23:59:59-01:00"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp before 2000",
+        _field_case(client_timestamp="1999-12-31T23:59:59Z"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp from 2100",
+        _field_case(client_timestamp="2100-01-01T00:00:00Z"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp with a final newline",
+        _field_case(client_timestamp="2024-05-01T12:00:00Z\n"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp in nanoseconds",
+        _field_case(client_timestamp="2024-05-01T12:00:00.123456789Z"),
+        {"client_timestamp"},
+    ),
+    (
+        "client_timestamp offset of a day",
+        _field_case(client_timestamp="2024-05-01T12:00:00+24:00"),
+        {"client_timestamp"},
+    ),
     ("session_token a number", _field_case(session_token=12345678901234567890), {"session_token"}),
     (
         "several at once",
@@ -270,6 +345,58 @@ def test_session_of_another_account_is_forbidden(intake: Intake) -> None:
     # THEN 403 and nothing is queued
     assert response["statusCode"] == 403
     assert intake.queued() == []
+
+
+VALID_EXPIRY = {"N": str(int(time.time()) + 3600)}
+VALID_ACCOUNT = {"S": ACCOUNT}
+
+# Issue 12, defect 4: each attribute of a session item missing or malformed. Every one must
+# refuse (401): a session that does not say whose it is authorises nothing.
+MALFORMED_SESSIONS: dict[str, dict[str, Any]] = {
+    "account_id missing": {"expires_at": VALID_EXPIRY},
+    "account_id a number": {"expires_at": VALID_EXPIRY, "account_id": {"N": "42"}},
+    "account_id a list": {"expires_at": VALID_EXPIRY, "account_id": {"L": [{"S": ACCOUNT}]}},
+    "account_id a string set": {"expires_at": VALID_EXPIRY, "account_id": {"SS": [ACCOUNT]}},
+    "account_id null": {"expires_at": VALID_EXPIRY, "account_id": {"NULL": True}},
+    "account_id empty": {"expires_at": VALID_EXPIRY, "account_id": {"S": ""}},
+    "account_id a wildcard": {"expires_at": VALID_EXPIRY, "account_id": {"S": "*"}},
+    "account_id with a final newline": {
+        "expires_at": VALID_EXPIRY,
+        "account_id": {"S": ACCOUNT + "\n"},
+    },
+    "expires_at missing": {"account_id": VALID_ACCOUNT},
+    "expires_at a string": {"account_id": VALID_ACCOUNT, "expires_at": {"S": "9999999999"}},
+    "expires_at negative": {"account_id": VALID_ACCOUNT, "expires_at": {"N": "-1"}},
+    "expires_at past year 2286": {"account_id": VALID_ACCOUNT, "expires_at": {"N": "1" + "0" * 12}},
+    "expires_at a boolean": {"account_id": VALID_ACCOUNT, "expires_at": {"BOOL": True}},
+    "nothing but the key": {},
+}
+
+
+@pytest.mark.parametrize("attributes", MALFORMED_SESSIONS.values(), ids=MALFORMED_SESSIONS.keys())
+def test_malformed_session_authorises_nothing(intake: Intake, attributes: dict[str, Any]) -> None:
+    # GIVEN a session item with an attribute missing or malformed
+    token = "sess-malformed-00000000"
+    intake.put_session(token, attributes)
+
+    # WHEN an otherwise valid order uses it
+    response = intake.post(trade(session_token=token))
+
+    # THEN 401, nothing is queued
+    assert response["statusCode"] == 401, response["json"]
+    assert response["json"]["error"] == "unauthorized"
+    assert intake.queued() == []
+
+
+def test_well_formed_session_with_a_fractional_expiry_is_honoured(intake: Intake) -> None:
+    # GIVEN a session whose expiry DynamoDB stores with a fraction
+    token = "sess-fraction-000000000"
+    intake.put_session(
+        token, {"account_id": VALID_ACCOUNT, "expires_at": {"N": f"{time.time() + 60:.3f}"}}
+    )
+
+    # WHEN it is used for its own account, THEN the order is accepted
+    assert intake.post(trade(session_token=token))["statusCode"] == 202
 
 
 def test_unreachable_queue_answers_503_with_the_trade_id(

@@ -38,7 +38,7 @@ def tables(server: PostgresServer, db: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-SHIPPED = ["0001_trades", "0002_app_user", "0003_audit_outbox"]
+SHIPPED = ["0001_trades", "0002_app_user", "0003_audit_outbox", "0004_one_trade_definition"]
 
 
 @pytest.fixture

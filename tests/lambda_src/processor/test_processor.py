@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import processor_handler
 import processor_logic
 import pytest
 import shipper_logic
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from trading_shared.audit import AuditObject, put_audit_object
 from trading_shared.trade import trade_from_message
@@ -176,6 +177,85 @@ def test_only_the_bad_records_of_a_batch_are_reported(processor: Processor) -> N
     assert "malformed JSON" in reasons[ids(event, 1)[0]]
     assert "quantity: must be greater than 0" in reasons[ids(event, 2)[0]]
     assert "session_token: is not a known field" in reasons[ids(event, 4)[0]]
+
+
+HUGE = "1111111111111111111111111.1111111111"
+# Issue 12, defects 1 and 3: bodies that made the processor raise (the whole batch then went
+# to the DLQ without an audit) or fail every record of the batch.
+HOSTILE_BODIES = {
+    "trade_id with a final newline": body_of(message(trade_id=f"{uuid.uuid4()}\n")),
+    "symbol with a final newline": body_of(message(symbol="AAPL\n")),
+    "quantity of 35 digits as a string": body_of(message(quantity=HUGE)),
+    "quantity of 35 digits as a number": body_of(message(quantity="@")).replace('"@"', HUGE),
+    "limit_price of 35 digits": body_of(message(limit_price=HUGE)),
+    "timestamp overflowing to the past": body_of(
+        message(client_timestamp="0001-01-01T00:00:00+01:00")
+    ),
+    "timestamp overflowing to the future": body_of(
+        message(client_timestamp="9999-12-31T23:59:59-01:00")
+    ),
+    "deep nesting": "[" * 5000,
+    "duplicate key": body_of(message())[:-1] + ', "quantity": "99999"}',
+    "5000-digit integer": body_of(message(quantity="@")).replace('"@"', "1" * 5000),
+    "lone surrogate": '{"symbol": "\\ud800"}',
+}
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+def test_a_hostile_record_fails_alone_with_its_reason(processor: Processor, hostile: str) -> None:
+    # GIVEN five valid trades and one hostile body in one batch
+    good = [message() for _ in range(5)]
+    event = sqs_event([body_of(good[0]), body_of(good[1]), hostile, *map(body_of, good[2:])])
+
+    # WHEN it is processed
+    failed = processor.invoke(event)
+
+    # THEN only the hostile record is reported, the five are stored, and the audit names
+    # the hostile record's reason
+    assert failed == ids(event, 2)
+    assert set(processor.rows()) == {t["trade_id"] for t in good}
+    [audit] = processor.audits()
+    outcomes = {line["message_id"]: line for line in audit}
+    assert [line["outcome"] for line in audit].count("stored") == 5
+    assert outcomes[ids(event, 2)[0]]["outcome"] == "rejected"
+    assert outcomes[ids(event, 2)[0]]["reason"].startswith("invalid message:")
+
+
+def test_malformed_record_attributes_do_not_cost_the_batch(processor: Processor) -> None:
+    # GIVEN a record whose attributes and body are not what SQS normally sends
+    good = message()
+    event = sqs_event([body_of(good), "{}"])
+    event["Records"][1]["attributes"] = {"ApproximateReceiveCount": "many"}
+    event["Records"][1]["body"] = 42
+
+    # WHEN it is processed
+    failed = processor.invoke(event)
+
+    # THEN only that record fails; the trade is stored
+    assert failed == ids(event, 1)
+    assert set(processor.rows()) == {good["trade_id"]}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.text(max_size=300) | st.binary(max_size=100).map(lambda b: b.decode("latin-1"))
+                | st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                               lambda c: st.lists(c, max_size=3)
+                               | st.dictionaries(st.text(max_size=10), c, max_size=4)).map(json.dumps),
+                min_size=1, max_size=4))  # fmt: skip
+def test_the_handler_never_raises_whatever_the_bodies(
+    processor: Processor, bodies: list[str]
+) -> None:
+    # GIVEN one valid trade and any other bodies
+    good = message()
+    event = sqs_event([body_of(good), *bodies])
+
+    # WHEN the batch is processed, THEN the handler answers, the trade is stored and only
+    # the other records are reported
+    failed = processor.invoke(event)
+    assert failed == ids(event, *range(1, len(bodies) + 1))
+    assert good["trade_id"] in processor.rows()
 
 
 def test_a_batch_of_only_bad_records_is_still_audited(processor: Processor) -> None:
