@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trading_dr.audit.budget import budget_section
-from trading_dr.audit.diagram import to_dot
+from trading_dr.audit.diagram import diagrams
 from trading_dr.audit.encryption import encryption_section
 from trading_dr.audit.exposure import exposure_section
 from trading_dr.audit.graphviz import render_diagram
@@ -30,15 +30,28 @@ LEGEND = (
 )
 
 
+def _architecture(stems: list[str]) -> Section:
+    images = [f"![{stem}]({stem}.svg)" for stem in stems]
+    return Section(
+        "Architecture",
+        (
+            "The overview shows what links the regions (data stores, replication, DNS "
+            "failover); then one diagram per regional template with every function, queue, "
+            "alarm-driven rule and store, its links to other templates drawn dashed. " + LEGEND,
+            *images,
+        ),
+    )
+
+
 def sections(
-    env: Environment, templates: Templates, scans: list[ScanSummary] | None
+    env: Environment,
+    templates: Templates,
+    scans: list[ScanSummary] | None,
+    diagram_stems: list[str] | None = None,
 ) -> list[Section]:
     """The report's sections after the summary, in order; the summary reads their findings."""
     return [
-        Section(
-            "Architecture",
-            (LEGEND, "![architecture](architecture.svg)"),
-        ),
+        _architecture(diagram_stems or ["architecture"]),
         inventory_section(templates),
         iam_section(templates),
         encryption_section(templates),
@@ -56,19 +69,22 @@ def build_pack(
     cache_dir: Path | None = None,
 ) -> dict[str, bytes]:
     title = f"trading-dr audit pack: {env.name}"
-    svg, png = render_diagram(to_dot(templates, f"trading-dr {env.name}"), cache_dir)
+    files: dict[str, bytes] = {}
+    for stem, source in diagrams(templates, f"trading-dr {env.name}").items():
+        files[f"{stem}.svg"], files[f"{stem}.png"] = render_diagram(source, cache_dir)
     preamble = (
         "Templates "
         + ", ".join(f"`{role.value}.yaml`" for role in templates)
         + ". Every table of this report is derived from the rendered templates by "
         "`trading_dr.audit`; regenerate with `python generate.py`.",
     )
-    parts = sections(env, templates, scans)
+    stems = [name.removesuffix(".svg") for name in files if name.endswith(".svg")]
+    parts = sections(env, templates, scans, stems)
     parts.insert(0, summary_section(env, templates, parts, scans))
     markdown = to_markdown(title, preamble, parts)
+    svgs = {name: data for name, data in files.items() if name.endswith(".svg")}
     return {
         "REPORT.md": markdown.encode(),
-        "REPORT.html": to_html(title, markdown, {"architecture.svg": svg}).encode(),
-        "architecture.svg": svg,
-        "architecture.png": png,
+        "REPORT.html": to_html(title, markdown, svgs).encode(),
+        **files,
     }

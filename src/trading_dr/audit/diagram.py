@@ -9,6 +9,8 @@ matched to the output that feeds it), so the picture cannot claim a flow the tem
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -125,7 +127,9 @@ class _Graph:
                     return node_id(Role.GLOBAL, logical)
             # An existing resource passed in by id (e.g. a hosted zone the stack does not own).
             synthetic = node_id(Role.GLOBAL, f"Existing{name}")
-            self.nodes.setdefault(synthetic, (Role.GLOBAL, f"{name} {show(value)} (existing)", ""))
+            self.nodes.setdefault(
+                synthetic, (Role.GLOBAL, f"{name}\\n{show(value)}\\n(existing)", "")
+            )
             return synthetic
         peer_output = name.removeprefix("Peer")
         for peer, template in self.templates.items():
@@ -262,46 +266,138 @@ def _column(role: Role, templates: Templates) -> str:
     return f"{role.value} region {region_of(templates[role])}"
 
 
-def to_dot(templates: Templates, title: str) -> str:
-    """The DOT source: one cluster per template, primary | global | secondary."""
-    graph = _Graph(templates)
-    edges = _merged(_edges(graph))
-    order = [r for r in (Role.PRIMARY, Role.GLOBAL, Role.SECONDARY) if r in templates]
+# The overview keeps what crosses regions: data stores, the API, DNS and the workflow.
+OVERVIEW_TYPES = (
+    *STATEFUL_TYPES,
+    "replica",
+    "AWS::Route53::HostedZone",
+    "AWS::Route53::RecordSet",
+    "AWS::ApiGateway::RestApi",
+    "AWS::StepFunctions::StateMachine",
+    "",  # an existing resource passed in by id (e.g. the dev hosted zone)
+)
+# Rank order of the left-to-right layout, by the part a resource plays in a request.
+_HEADER = [
+    "  newrank=true; rankdir=LR; nodesep=0.1; ranksep=0.5; splines=true;",
+    '  graph [fontname="DejaVu Sans", color="#607d8b", fontsize=14];',
+    '  node [fontname="DejaVu Sans", fontsize=11, style=filled, margin="0.08,0.04"];',
+    '  edge [fontname="DejaVu Sans", fontsize=9];',
+]
+
+
+_WIRING = re.compile(r"^([a-z]+(_[a-z]+)+|[A-Z][a-z]+([A-Z][a-z]+)+)$")
+
+
+def _wiring(label: str) -> bool:
+    return bool(label) and all(_WIRING.match(part) for part in label.split(", "))
+
+
+def _stub_label(graph: _Graph, ident: str) -> str:
+    role, label, _ = graph.nodes[ident]
+    return f"{role.value}:\\n{label}"
+
+
+def _node_line(ident: str, label: str, kind: str, stub: bool) -> str:
+    short, shape, fill = NODE_STYLE.get(kind, ("", "cylinder" if kind else "folder", "#ede7f6"))
+    text = f"{label}\\n{short}" if short else label
+    extra = ', style="filled,dashed", fillcolor="#ffffff"' if stub else ""
+    return f"    {ident} [{_attributes(label=text, shape=shape, fillcolor=fill)}{extra}];"
+
+
+def _dot(
+    title: str,
+    templates: Templates,
+    clusters: list[tuple[Role, list[str]]],
+    graph: _Graph,
+    edges: list[Edge],
+    stubs: frozenset[str] = frozenset(),
+    columns: bool = False,
+) -> str:
+    """`columns`: each cluster one column of the left-to-right layout, in the given order
+    (the overview); otherwise dot ranks the nodes top to bottom by their links."""
     lines = [
         f'digraph "{_escape(title)}" {{',
-        "  newrank=true; rankdir=TB; compound=true; nodesep=0.25; ranksep=0.45;",
-        '  graph [fontname="DejaVu Sans", color="#607d8b"];',
-        f"  graph [{_attributes(label=title, labelloc='t', fontsize='20')}];",
-        '  node [fontname="DejaVu Sans", fontsize=10, style=filled];',
-        '  edge [fontname="DejaVu Sans", fontsize=8];',
+        *_HEADER,
+        f"  graph [{_attributes(label=title, labelloc='t', fontsize='18')}];",
     ]
-    for role in order:
+    if not columns:
+        lines[1] = lines[1].replace("rankdir=LR", "rankdir=TB")
+    for role, idents in clusters:
+        if any(ident in stubs for ident in idents):
+            # Outside any cluster, so dot places each next to what it links to.
+            lines += [_node_line(i, _stub_label(graph, i), graph.nodes[i][2], True) for i in idents]
+            continue
+        label = _column(role, templates)
         lines.append(f"  subgraph cluster_{role.value} {{")
-        lines.append(f"    graph [{_attributes(label=_column(role, templates), style='rounded')}];")
-        for ident, (node_role, label, kind) in graph.nodes.items():
-            if node_role is not role:
-                continue
-            short, shape, fill = NODE_STYLE.get(
-                kind, ("", "cylinder" if kind else "folder", "#ede7f6")
-            )
-            text = f"{label}\\n{short}" if short else label
-            lines.append(f"    {ident} [{_attributes(label=text, shape=shape, fillcolor=fill)}];")
+        lines.append(f"    graph [{_attributes(label=label, style='rounded')}];")
+        for ident in idents:
+            _, text, kind = graph.nodes[ident]
+            lines.append(_node_line(ident, text, kind, ident in stubs))
         lines.append("  }")
-    # Keep the three columns in order: stores of each column share a rank, left to right.
-    anchors = [
-        ident
-        for role in order
-        for ident, (node_role, _, kind) in graph.nodes.items()
-        if node_role is role and kind in ("AWS::RDS::DBCluster", "AWS::RDS::GlobalCluster")
-    ]
-    if len(anchors) > 1:
-        lines.append(f"  {{ rank=same; {'; '.join(anchors)}; }}")
-        lines.append(f"  {' -> '.join(anchors)} [style=invis];")
+    if columns:
+        for _, idents in clusters:
+            lines.append(f"  {{ rank=same; {'; '.join(idents)}; }}")
+        heads = [idents[0] for _, idents in clusters if idents]
+        lines += [f"  {a} -> {b} [style=invis];" for a, b in itertools.pairwise(heads)]
+    drawn = {ident for _, idents in clusters for ident in idents}
+    pairs = {(edge.source, edge.target, edge.kind, edge.label) for edge in edges}
     for edge in edges:
-        if edge.source in graph.nodes and edge.target in graph.nodes:
-            style = EDGE_STYLE[edge.kind]
-            constraint = ", constraint=false" if edge.kind == "replication" else ""
-            attributes = f"{_attributes(label=edge.label)}, {style}{constraint}"
+        if edge.source in drawn and edge.target in drawn:
+            # Wiring names (environment variables, workflow substitutions) say how, not
+            # what: they go to the tooltip, so labels never crowd the boxes.
+            shown = "tooltip" if _wiring(edge.label) else "label"
+            attributes = f"{_attributes(**{shown: edge.label})}, {EDGE_STYLE[edge.kind]}"
+            if (edge.target, edge.source, edge.kind, edge.label) in pairs:
+                # Replication both ways (the link stage): one arrow with two heads, drawn
+                # from this template's side so the peer sits below rather than beside.
+                if edge.source in stubs or (edge.target not in stubs and edge.source > edge.target):
+                    continue
+                attributes += ", dir=both"
             lines.append(f"  {edge.source} -> {edge.target} [{attributes}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _order(templates: Templates) -> list[Role]:
+    return [r for r in (Role.PRIMARY, Role.GLOBAL, Role.SECONDARY) if r in templates] + [
+        r for r in templates if r not in (Role.PRIMARY, Role.GLOBAL, Role.SECONDARY)
+    ]
+
+
+def overview_dot(templates: Templates, title: str) -> str:
+    """Every template as a cluster, stacked top to bottom (left-to-right ranks put the
+    clusters one under the other), with only what links the regions: data stores and their
+    replication, the API and the DNS failover."""
+    graph = _Graph(templates)
+    edges = [e for e in _merged(_edges(graph)) if e.kind in ("replication", "dns")]
+    clusters = [
+        (
+            role,
+            [i for i, (r, _, kind) in graph.nodes.items() if r is role and kind in OVERVIEW_TYPES],
+        )
+        for role in _order(templates)
+    ]
+    return _dot(title, templates, clusters, graph, edges, columns=True)
+
+
+def region_dot(templates: Templates, role: Role, title: str) -> str:
+    """One template in full; what it links to in other templates drawn as dashed stubs."""
+    graph = _Graph(templates)
+    own = {i for i, (r, _, _) in graph.nodes.items() if r is role}
+    edges = [e for e in _merged(_edges(graph)) if e.source in own or e.target in own]
+    linked = {end for e in edges for end in (e.source, e.target)} - own
+    mine = [i for i in graph.nodes if i in own]
+    others = [i for i in graph.nodes if i in linked]
+    clusters = [(role, mine)] + ([(Role.GLOBAL, others)] if others else [])
+    return _dot(title, templates, clusters, graph, edges, frozenset(linked))
+
+
+def diagrams(templates: Templates, title: str) -> dict[str, str]:
+    """File stem -> DOT source: the overview, then one diagram per regional template."""
+    sources = {"architecture": overview_dot(templates, f"{title}: overview")}
+    for role in _order(templates):
+        if role is not Role.GLOBAL:
+            sources[f"architecture-{role.value}"] = region_dot(
+                templates, role, f"{title}: {_column(role, templates)}"
+            )
+    return sources

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from trading_dr.audit.model import Section, Table
+from trading_dr.errors import UsageError
 
 _CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; color: #263238; margin: 0;
@@ -128,8 +129,14 @@ def inline_svg(svg: bytes, label: str) -> str:
 def to_html(title: str, markdown_text: str, figures: Mapping[str, bytes]) -> str:
     """The page for `markdown_text`; each image of an SVG in `figures` is inlined."""
     # Imported here: only the audit pack needs it, not every user of this package.
-    import markdown
-    from markdown.extensions.toc import TocExtension
+    try:
+        import markdown
+        from markdown.extensions.toc import TocExtension
+    except ImportError:
+        raise UsageError(
+            "Python-Markdown is not installed (it writes the audit pack's REPORT.html); "
+            "fix: bash scripts/setup (or python -m pip install -e .)"
+        ) from None
 
     body = markdown.markdown(
         markdown_text,

@@ -15,9 +15,9 @@ import pytest
 from tests.support.templates import ROOT, rendered
 
 SCRIPT = ROOT / "scripts" / "audit-screenshots"
-# dot's node labels are 10 pt (13.3 px at natural size); below ~8 px they blur into boxes.
+# dot's node labels are 11 pt (14.7 px at natural size); below ~8 px they blur into boxes.
 LEGIBLE_PX = 8.0
-NODE_FONT_PX = 10 * 4 / 3
+NODE_FONT_PX = 11 * 4 / 3
 
 pytestmark = pytest.mark.slow
 
@@ -53,3 +53,9 @@ def test_page_fits_the_window(tmp_path: Path, width: int) -> None:
 def test_summary_is_the_first_screen(tmp_path: Path) -> None:
     layout = _layout(tmp_path, 1280)
     assert 0 < layout["summary"] <= 1100, layout["summary"]
+
+
+def test_diagrams_are_legible_at_page_width(tmp_path: Path) -> None:
+    layout = _layout(tmp_path, 1280)
+    for figure in layout["figures"]:
+        assert figure["scale"] * NODE_FONT_PX >= LEGIBLE_PX, figure

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.templates import ALL_ROLES, ENVIRONMENTS, environment, rendered, template
 from trading_dr.audit import PACK_FILES, build_pack
-from trading_dr.audit.diagram import STATEFUL_TYPES, to_dot
+from trading_dr.audit.diagram import STATEFUL_TYPES
 from trading_dr.audit.encryption import NOT_ENCRYPTED, encryption_rows
 from trading_dr.audit.iam import statements
 from trading_dr.audit.render import md_cell
@@ -100,25 +100,6 @@ def test_diagram_names_every_stateful_resource(env: str) -> None:
     assert len(stateful) >= 8
     for logical in stateful:
         assert f">{logical}</text>" in svg, logical
-
-
-def test_diagram_draws_replication_and_dns_failover() -> None:
-    dot = to_dot(_templates("prod"), "t")
-    assert "primary_DbCluster -> global_GlobalCluster" in dot
-    assert "secondary_DbCluster -> global_GlobalCluster" in dot
-    assert "global_SessionsTable -> primary_SessionsReplica" in dot
-    assert "primary_ConfigBucket -> secondary_ConfigBucket" in dot
-    assert "secondary_AuditBucket -> primary_AuditBucket" in dot
-    assert 'global_HostedZone -> primary_ApiFailoverRecord [label="PRIMARY"' in dot
-    assert 'global_HostedZone -> secondary_ApiFailoverRecord [label="SECONDARY"' in dot
-    for flow in (
-        'primary_TradingApi -> primary_IntakeFunction [label="POST /trades"',
-        "primary_IntakeFunction -> primary_TradeQueue",
-        "primary_TradeQueue -> primary_ProcessorFunction",
-        "primary_ProcessorFunction -> primary_DbCluster",
-        "primary_ProcessorFunction -> primary_AuditBucket",
-    ):
-        assert flow in dot, flow
 
 
 def test_pack_is_deterministic_without_the_cache() -> None:
