@@ -73,3 +73,9 @@ class EndpointError(TradingDrError):
     """The AWS endpoint cannot be reached (network, endpoint URL, or the local AWS)."""
 
     exit_code = 1
+
+
+class OutputError(TradingDrError):
+    """An output directory cannot be written (--out, --templates-dir): nothing was written."""
+
+    exit_code = 2

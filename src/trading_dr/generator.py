@@ -1,17 +1,14 @@
 """Render environments to files and write them atomically (behind `python generate.py`).
 
-Everything is rendered in memory first, so a config or build error writes nothing; each
-output tree is then staged next to its target and swapped in with renames, so a failure
-part-way leaves the previous output intact.
+Everything is rendered in memory first, so a config or build error writes nothing; then
+`output.write_all` stages every tree (out/<env> and templates/) and swaps them in together,
+so a failure part-way leaves the previous output of both intact.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +18,8 @@ from typing import Any
 
 from trading_dr.config import Environment, Role, environment_names, load_environment
 from trading_dr.errors import StaleTemplatesError, UsageError
+from trading_dr.manifest import MANIFEST, manifest_for
+from trading_dr.output import Target, write_all
 
 REFERENCE_ENV = "prod"
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +107,7 @@ def render_environment(env: Environment, scan: bool = False) -> Rendered:
     # The zips keep their S3 keys as paths, so the deployer uploads out/<env>/lambda as is.
     files.update(packages)
     files.update(_audit_pack(env, data, texts, scan=False))
+    files[MANIFEST] = manifest_for(env.name).to_bytes()
     if not scan:
         return Rendered(env, files)
     reviewed = {k: v for k, v in files.items() if k.startswith(AUDIT_DIR)}
@@ -142,46 +142,6 @@ def select_environments(directory: Path, names: Iterable[str]) -> list[Environme
     return [load_environment(directory / f"{name}.yaml") for name in wanted]
 
 
-def write_tree(target: Path, files: Mapping[str, bytes]) -> None:
-    """Replace directory `target` by exactly `files`, as close to atomically as POSIX allows."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
-    try:
-        for relative, data in sorted(files.items()):
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / "tree")
-            os.replace(staging, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
-    """Write some files of a directory that holds others too: stage all, then rename each."""
-    directory.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for relative, data in sorted(files.items()):
-            final = directory / relative
-            final.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            staged.append((Path(temp_name), final))
-        for temp, final in staged:
-            os.replace(temp, final)
-    finally:
-        for leftover, _ in staged:
-            leftover.unlink(missing_ok=True)
-
-
 def _is_text(data: bytes) -> bool:
     try:
         data.decode()
@@ -190,9 +150,24 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
+def stray_files(directory: Path, expected: Mapping[str, bytes]) -> list[Path]:
+    """Files under `directory` that the rendering does not produce (e.g. a renamed
+    template's old copy): a reviewer would take them for part of the platform."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        path
+        for path in directory.rglob("*")
+        if not path.is_dir() and path.relative_to(directory).as_posix() not in expected
+    )
+
+
 def stale_report(directory: Path, expected: Mapping[str, bytes]) -> list[str]:
     """One summary line per committed file that differs from the rendering, plus a diff head."""
-    lines: list[str] = []
+    lines = [
+        f"{path}: not rendered by the generator (stray file)"
+        for path in stray_files(directory, expected)
+    ]
     for relative, data in sorted(expected.items()):
         path = directory / relative
         if not path.exists():
@@ -250,17 +225,25 @@ def generate(
                     [
                         f"{target} is stale: it differs from what the code renders.",
                         *problems,
-                        "fix: run `python generate.py --env prod` and commit templates/",
+                        "fix: run `python generate.py --env prod`, delete stray files "
+                        "(git rm), and commit templates/",
                     ]
                 )
             )
         return [f"{target}: up to date with environments/{REFERENCE_ENV}.yaml"]
     report = []
+    targets = []
     for item in rendered:
-        write_tree(out / item.env.name, item.files)
+        targets.append(Target(out / item.env.name, item.files, "--out"))
         sizes = ", ".join(f"{Path(k).name} {len(v) / 1024:.1f} KiB" for k, v in item.files.items())
         report.append(f"{item.env.name}: {out / item.env.name} ({sizes})")
     if reference is not None and committed_dir is not None:
-        write_files(committed_dir, reference.committed())
+        reviewed = reference.committed()
+        targets.append(Target(committed_dir, reviewed, "--templates-dir", replace=False))
         report.append(f"{REFERENCE_ENV}: reviewed copy written to {committed_dir}")
+        report += [
+            f"warning: {path} is not rendered by the generator; fix: delete it (git rm)"
+            for path in stray_files(committed_dir, reviewed)
+        ]
+    write_all(targets)
     return report

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.templates import ROOT, rendered
-from trading_dr import generator
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -121,20 +123,73 @@ def test_check_passes_on_current_and_fails_on_stale(tmp_path: Path) -> None:
     assert not (tmp_path / "never").exists()
 
 
-def test_failed_write_keeps_previous_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "prod"
-    generator.write_tree(target, {"templates/a.yaml": b"old"})
-    real_write = Path.write_bytes
-    calls = []
+def test_check_reports_a_stray_file(tmp_path: Path) -> None:
+    committed = tmp_path / "templates"
+    assert (
+        run("--env", "prod", "--out", tmp_path / "out", "--templates-dir", committed).returncode
+        == 0
+    )
+    (committed / "global-old.yaml").write_text("Resources: {}\n")
 
-    def failing_write(self: Path, data: bytes) -> int:
-        calls.append(self)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_write(self, data)
+    result = run("--check", "--templates-dir", committed)
 
-    monkeypatch.setattr(Path, "write_bytes", failing_write)
-    with pytest.raises(OSError, match="No space left"):
-        generator.write_tree(target, {"templates/a.yaml": b"new", "templates/b.yaml": b"new"})
-    assert snapshot(target) == {"templates/a.yaml": b"old"}
-    assert [p.name for p in tmp_path.iterdir()] == ["prod"], "staging removed"
+    assert result.returncode == 1
+    assert f"{committed / 'global-old.yaml'}: not rendered by the generator (stray file)" in (
+        result.stderr
+    )
+    rewritten = run("--env", "prod", "--out", tmp_path / "out", "--templates-dir", committed)
+    assert f"warning: {committed / 'global-old.yaml'} is not rendered" in rewritten.stdout
+
+
+def test_the_tree_carries_its_environment_and_revision(tmp_path: Path) -> None:
+    assert run("--env", "dev", "--out", tmp_path).returncode == 0
+    manifest = json.loads((tmp_path / "dev" / "manifest.json").read_text())
+    assert manifest["environment"] == "dev"
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", manifest["source_revision"])
+
+
+@pytest.mark.parametrize("option", ["--out", "--templates-dir"])
+def test_an_unwritable_output_is_one_line_and_writes_nothing(tmp_path: Path, option: str) -> None:
+    # GIVEN a previous good output in both trees
+    out, committed = tmp_path / "out", tmp_path / "templates"
+    assert run("--env", "prod", "--out", out, "--templates-dir", committed).returncode == 0
+    before = snapshot(tmp_path)
+    # WHEN one of them cannot be written (below a regular file: root cannot either)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    paths = {"--out": out, "--templates-dir": committed, option: blocker / "x"}
+    result = run("--env", "prod", *[str(item) for pair in paths.items() for item in pair])
+    # THEN exit 2, one line naming the option and the fix; neither tree changed
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {option}: cannot write {blocker}")
+    assert f"; fix: pass a writable directory as {option}" in result.stderr
+    assert snapshot(tmp_path) == {**before, "a-file": b""}
+
+
+def test_out_under_proc_is_one_line(tmp_path: Path) -> None:
+    result = run("--env", "dev", "--out", "/proc/x", "--templates-dir", tmp_path / "t")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --out: cannot write /proc/x")
+    assert result.stderr.count("\n") == 1
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    out, committed = tmp_path / "out", tmp_path / "templates"
+    result = subprocess.run(
+        ["sh", "-c", 'umask 022 && exec "$0" "$@"', sys.executable, str(ROOT / "generate.py"),
+         "--env", "prod", "--out", str(out), "--templates-dir", str(committed)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    modes = {
+        path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in [out, *out.rglob("*"), committed, *committed.rglob("*")]
+    }
+    wrong = {
+        name: oct(mode)
+        for name, mode in modes.items()
+        if mode != (0o755 if (tmp_path / name).is_dir() else 0o644)
+    }
+    assert not wrong, wrong

@@ -84,9 +84,53 @@ def common_options(function: Callable[..., None]) -> Callable[..., None]:
     return function
 
 
+def _endpoint_problem(url: str) -> str | None:
+    """What makes `url` unusable as a botocore endpoint, or None."""
+    from urllib.parse import urlsplit
+
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # an unclosed IPv6 bracket, a port that is no number
+        return (
+            "has a port that is not a number from 1 to 65535"
+            if "Port" in str(exc)
+            else (f"is not a URL ({exc})")
+        )
+    if parts.scheme not in {"http", "https"}:
+        return "has no scheme" if "://" not in url else f"has scheme {parts.scheme or '(none)'}"
+    if not parts.hostname:
+        return "has no host"
+    if port == 0:
+        return "has port 0"
+    # botocore's own test, which the client would otherwise fail with a traceback.
+    if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
+        return "is not a URL botocore accepts (host name or address)"
+    return None
+
+
+def check_endpoint_url(url: str) -> str:
+    """The URL if botocore can send to it; else a UsageError naming what is wrong."""
+    problem = _endpoint_problem(url)
+    if problem:
+        raise UsageError(
+            f"--endpoint-url {url!r} {problem}; fix: give http:// or https://, a host and "
+            "optionally a port, e.g. --endpoint-url http://127.0.0.1:4566"
+        )
+    return url
+
+
+def _one_line(text: object, limit: int = 300) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def aws_errors(action: Callable[[], T]) -> T:
     """Run `action`, turning botocore's errors into the tool's (one line, exit code)."""
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     try:
         return action()
@@ -99,10 +143,26 @@ def aws_errors(action: Callable[[], T]) -> T:
         raise EndpointError(
             f"cannot reach the AWS endpoint ({exc}); fix: check --endpoint-url and the network"
         ) from exc
+    except ResponseParserError as exc:
+        raise EndpointError(
+            f"the endpoint's answer is not an AWS API response ({_one_line(exc, 160)}); "
+            "fix: check that --endpoint-url points at AWS or a running local AWS, "
+            "and retry if the endpoint was failing"
+        ) from exc
     except bx.ClientError as exc:
         error = exc.response.get("Error", {})
-        raise OperationFailedError(
-            f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = f"{exc.operation_name}: {error.get('Code')}: {_one_line(error.get('Message'))}"
+        if isinstance(status, int) and status >= 500:
+            raise EndpointError(
+                f"{message} (HTTP {status} from the endpoint); fix: retry; with the local AWS, "
+                "run it with --debug to see its log"
+            ) from exc
+        raise OperationFailedError(message) from exc
+    except bx.BotoCoreError as exc:
+        raise EndpointError(
+            f"the AWS call failed: {_one_line(exc)}; fix: check --endpoint-url, --profile "
+            "and the network; --debug shows the traceback"
         ) from exc
 
 
@@ -117,16 +177,43 @@ def run(opts: Options, action: Callable[[], T]) -> T:
         sys.exit(exc.exit_code)
 
 
-def _read_tree(directory: Path) -> dict[str, bytes]:
+def _read_tree(directory: Path, env: Any) -> dict[str, bytes]:
+    """The rendered tree in `directory`, refused unless it was rendered for `env`."""
+    from trading_dr.deploy.plan import parse_template
+    from trading_dr.manifest import check_tree
+
     if not (directory / "templates").is_dir():
         raise UsageError(
-            f"{directory} has no templates/; fix: python generate.py --env NAME --out DIR"
+            f"{directory} has no templates/; fix: python generate.py --env {env.name} --out DIR"
         )
-    return {
-        path.relative_to(directory).as_posix(): path.read_bytes()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
+    try:
+        files = {
+            path.relative_to(directory).as_posix(): path.read_bytes()
+            for path in sorted(directory.rglob("*"))
+            if path.is_file()
+        }
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {exc.filename or directory}: {exc.strerror or exc}; "
+            "fix: pass a readable rendered tree as --from"
+        ) from exc
+    manifest = check_tree(files, directory, env.name)
+    # The templates say whom they were built for too: a hand-assembled tree is caught.
+    for name, body in sorted(files.items()):
+        if name.startswith("templates/") and name.endswith(".yaml"):
+            generator = (parse_template(body).get("Metadata") or {}).get("Generator") or {}
+            if generator.get("Environment") != env.suffix:
+                raise UsageError(
+                    f"{directory / name} was rendered for suffix "
+                    f"{generator.get('Environment')!r}, but {env.name} uses {env.suffix!r}; "
+                    f"fix: render it again with `python generate.py --env {env.name}`"
+                )
+    click.echo(
+        f"{directory}: rendered for {manifest.environment} at revision "
+        f"{manifest.source_revision[:12]}",
+        err=True,
+    )
+    return files
 
 
 @contextmanager
@@ -140,10 +227,10 @@ def deployment(opts: Options) -> Iterator[Any]:
     from trading_dr.generator import DEFAULT_ENVIRONMENTS, render_environment, select_environments
 
     env = select_environments(DEFAULT_ENVIRONMENTS, [opts.env])[0]
-    files = _read_tree(opts.from_dir) if opts.from_dir else dict(render_environment(env).files)
+    endpoint_url = check_endpoint_url(opts.endpoint_url) if opts.endpoint_url else None
+    files = _read_tree(opts.from_dir, env) if opts.from_dir else dict(render_environment(env).files)
     local = None
     session_kwargs: dict[str, Any] = {"region_name": env.primary.region}
-    endpoint_url = opts.endpoint_url
     if opts.local:
         from trading_dr.local_aws.server import LOCAL_CREDENTIALS, LocalAws
 
@@ -456,7 +543,13 @@ def failover_command(drill: bool, to_role: str, **kwargs: Any) -> None:
 
 
 @click.command("local-aws")
-@click.option("--port", default=4566, show_default=True, help="Port on 127.0.0.1 (0: any free).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=4566,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free).",
+)
 @click.option("--debug", is_flag=True)
 def local_aws_command(port: int, debug: bool) -> None:
     """Run the embedded local AWS until interrupted (Ctrl-C)."""

@@ -43,6 +43,7 @@ class LocalAws:
             # drown the deployer's own progress output.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             logging.getLogger("moto").setLevel(logging.ERROR)
+        self._check_port_free()
         server = ThreadedMotoServer(ip_address=LOCAL_HOST, port=self._port, verbose=self._verbose)
         server.start()
         host, port = server.get_host_and_port()
@@ -50,6 +51,23 @@ class LocalAws:
         self.endpoint_url = f"http://{host}:{port}"
         self._configure()
         return self
+
+    def _check_port_free(self) -> None:
+        """moto's server thread dies on a taken port and start() then waits forever."""
+        import socket
+
+        from trading_dr.errors import UsageError
+
+        if self._port == 0:
+            return
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOCAL_HOST, self._port))
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot listen on {LOCAL_HOST}:{self._port}: {exc.strerror or exc}; "
+                    "fix: stop what uses it or pass another --port (0 picks a free one)"
+                ) from exc
 
     def _post(self, path: str, body: Any = None) -> None:
         data = None if body is None else json.dumps(body).encode()
