@@ -221,3 +221,21 @@ def missing_bootstrap(clients: Clients, pacing: Pacing, env: Environment) -> lis
             if not _bucket_exists(clients.client("s3", region, account), pacing, bucket):
                 missing.append(f"bucket {bucket}")
     return missing
+
+
+def bootstrap_resources(env: Environment) -> list[str]:
+    """Everything bootstrap makes for `env`, named as `missing_bootstrap` names it."""
+    items = [f"role {ADMINISTRATION_ROLE}"]
+    for account in env.accounts:
+        items.append(f"role {EXECUTION_ROLE} in {account}")
+        items += [
+            f"bucket {artifact_bucket_name(env, account, region)}"
+            for region in (env.primary.region, env.secondary.region)
+        ]
+    return items
+
+
+def present_bootstrap(clients: Clients, pacing: Pacing, env: Environment) -> list[str]:
+    """Read-only: the bootstrap roles and buckets that exist (destroy leaves them)."""
+    missing = set(missing_bootstrap(clients, pacing, env))
+    return [item for item in bootstrap_resources(env) if item not in missing]

@@ -259,10 +259,9 @@ def _print_stages(opts: Options, results: list[Any], verb: str) -> None:
         click.echo(f"{r.name:<10} {r.status:<10} {r.duration_s:6.1f}s{op}")
     failed = [r for r in results if r.status == "failed"]
     if not failed:
-        click.echo(
-            f"{verb}: {len(results)} stage(s), "
-            f"{sum(r.status != 'unchanged' for r in results)} changed"
-        )
+        # "absent" (destroy found nothing to delete) is no change either.
+        changed = sum(r.status not in {"unchanged", "absent"} for r in results)
+        click.echo(f"{verb}: {len(results)} stage(s), {changed} changed")
 
 
 def _fail_on_failed(results: list[Any]) -> None:
@@ -396,23 +395,45 @@ def destroy_command(**kwargs: Any) -> None:
     opts = Options(**kwargs)
 
     def action() -> None:
-        from trading_dr.deploy.teardown import destroy, retained_resources
+        from trading_dr.deploy.bootstrap import present_bootstrap
+        from trading_dr.deploy.teardown import deployed_stack_sets, destroy, retained_resources
 
         with deployment(opts) as dep:
-            kept = retained_resources(dep.files)
-            if not opts.yes:
+            present = deployed_stack_sets(dep)
+            kept = retained_resources(dep.files) if present else []
+            if present and not opts.yes:
                 lines = "\n".join(f"  {k}" for k in kept)
                 raise UsageError(
-                    f"destroy deletes the stack sets of {opts.env}; resources kept by their "
-                    f"DeletionPolicy:\n{lines}\nfix: re-run with --yes to confirm"
+                    f"destroy deletes the stack sets of {opts.env} ({', '.join(present)}); "
+                    f"resources kept by their DeletionPolicy:\n{lines}\n"
+                    "fix: re-run with --yes to confirm"
                 )
-            results = destroy(dep)
-        _print_stages(opts, results, "destroy")
+            results = destroy(dep) if present else []
+            bootstrap = present_bootstrap(dep.clients, dep.pacing, dep.env)
+        if opts.output == "json":
+            body = {
+                "stages": [r.as_json() for r in results],
+                "nothing_deployed": not present,
+                "retained": kept,
+                "bootstrap_left": bootstrap,
+            }
+            click.echo(json.dumps(body, indent=2))
+        elif not present:
+            click.echo(f"destroy: nothing deployed for {opts.env} (no stack set exists)")
+        else:
+            _print_stages(opts, results, "destroy")
         _fail_on_failed(results)
-        if opts.output == "text":
+        if opts.output != "text":
+            return
+        if kept:
             click.echo("retained by DeletionPolicy (delete by hand if intended):")
-            for line in kept:
-                click.echo(f"  {line}")
+            click.echo("\n".join(f"  {line}" for line in kept))
+        if bootstrap:
+            click.echo(
+                "bootstrap resources left in place (destroy never deletes them; other "
+                "environments may use them; delete by hand once none does):"
+            )
+            click.echo("\n".join(f"  {line}" for line in bootstrap))
 
     run(opts, action)
 

@@ -2,7 +2,9 @@
 
 Resources with DeletionPolicy Retain or Snapshot (databases, buckets, keys) outlive
 their stacks on purpose; `retained_resources` lists them from the rendered templates so
-the operator knows what is left to clean up (or to keep for the auditors).
+the operator knows what is left to clean up (or to keep for the auditors). Bootstrap's
+roles and artifact buckets are never destroyed (other environments of the account may use
+them); `present_bootstrap` says which exist.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def retained_resources(files: Mapping[str, bytes]) -> list[str]:
             if policy in KEPT_POLICIES:
                 lines.append(f"{role.value}: {name} ({resource['Type']}) DeletionPolicy {policy}")
     return lines
+
+
+def deployed_stack_sets(dep: Deployment) -> list[str]:
+    """The environment's stack sets that exist, in destroy order (read-only)."""
+    rollout = Rollout(dep)
+    by_role = {s.role: s for s in stages(dep.env) if s.role is not None and s.name != "link"}
+    return [
+        by_role[role].stack_set
+        for role in DESTROY_ORDER
+        if rollout.deployed(by_role[role]).stack_set is not None
+    ]
 
 
 def destroy(dep: Deployment) -> list[StageResult]:

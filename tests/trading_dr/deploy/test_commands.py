@@ -47,6 +47,8 @@ def test_deploy_json_then_destroy_in_reverse_order(local_aws: LocalAws, aws_env:
     order = [line.split()[0] for line in destroyed.stdout.splitlines() if " deleted " in line]
     assert order[-3:] == ["secondary", "primary", "global"]
     assert "retained by DeletionPolicy" in destroyed.stdout
+    assert "destroy: 3 stage(s), 3 changed" in destroyed.stdout
+    assert "  role AWSCloudFormationStackSetAdministrationRole" in destroyed.stdout
 
     status = runner.invoke(cli, ["status", *endpoint, "--output", "json"])
     assert {row["status"] for row in json.loads(status.stdout)["stack_sets"]} == {"ABSENT"}
@@ -91,3 +93,32 @@ def test_failed_migration_exits_1_with_the_functions_message(
     assert f"trading-prod-migrate (status): {edited}" in result.stderr
     stages = [line.split()[:2] for line in result.stdout.splitlines() if line[:1].isalpha()]
     assert stages[-2:] == [["primary", "created"], ["migrate", "failed"]], result.stdout
+
+
+def test_destroy_with_nothing_deployed_says_so_and_names_bootstrap_left(
+    local_aws: LocalAws, aws_env: None
+) -> None:
+    runner = CliRunner()
+    endpoint = ["--endpoint-url", local_aws.endpoint_url, "--env", "prod"]
+
+    empty = runner.invoke(cli, ["destroy", *endpoint])  # no --yes needed: nothing to delete
+    assert empty.exit_code == 0, empty.output
+    assert empty.stdout.splitlines() == ["destroy: nothing deployed for prod (no stack set exists)"]
+
+    assert runner.invoke(cli, ["bootstrap", *endpoint]).exit_code == 0
+    after_bootstrap = runner.invoke(cli, ["destroy", *endpoint, "--yes"])
+    assert after_bootstrap.exit_code == 0, after_bootstrap.output
+    lines = after_bootstrap.stdout.splitlines()
+    assert lines[0] == "destroy: nothing deployed for prod (no stack set exists)"
+    assert "changed" not in after_bootstrap.stdout
+    assert lines[1].startswith("bootstrap resources left in place")
+    assert lines[2:] == [
+        "  role AWSCloudFormationStackSetAdministrationRole",
+        "  role AWSCloudFormationStackSetExecutionRole in 111111111111",
+        "  bucket trading-prod-artifacts-111111111111-us-east-1",
+        "  bucket trading-prod-artifacts-111111111111-us-east-2",
+    ]
+
+    as_json = json.loads(runner.invoke(cli, ["destroy", *endpoint, "--output", "json"]).stdout)
+    assert as_json["nothing_deployed"] is True
+    assert len(as_json["bootstrap_left"]) == 4
