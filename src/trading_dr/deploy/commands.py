@@ -235,6 +235,7 @@ def deployment(opts: Options) -> Iterator[Any]:
         from trading_dr.local_aws.server import LOCAL_CREDENTIALS, LocalAws
 
         local = LocalAws().start()
+        local.provide(env)
         endpoint_url = local.endpoint_url
         session_kwargs.update(LOCAL_CREDENTIALS)
     elif opts.profile:
@@ -578,10 +579,23 @@ def local_aws_command(port: int, debug: bool) -> None:
 
     server = LocalAws(port=port, verbose=debug)
     opts = Options("prod", None, None, True, "text", debug, False, None)
-    run(opts, server.start)
+
+    def start() -> list[str]:
+        from trading_dr.generator import DEFAULT_ENVIRONMENTS, select_environments
+
+        server.start()
+        return [
+            item
+            for env in select_environments(DEFAULT_ENVIRONMENTS, [])
+            for item in server.provide(env)
+        ]
+
+    provided = run(opts, start)
     click.echo(
         f"local AWS listening on {server.endpoint_url}; use --endpoint-url {server.endpoint_url}"
     )
+    for item in provided:
+        click.echo(f"pre-existing for the environments: {item}")
     click.echo(
         "credentials: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing; Ctrl-C stops it"
     )

@@ -93,6 +93,13 @@ class LocalAws:
             },
         )
 
+    def provide(self, env: Any) -> list[str]:
+        """Create what environment `env` references as pre-existing (its hosted zone):
+        the state lives in this process's moto backends, so it is made directly there."""
+        from trading_dr.local_aws.preexisting import provide
+
+        return provide(env)
+
     def reset(self) -> None:
         """Forget every resource (moto's /moto-api/reset), queued Lambda answer and armed
         fault; the configuration is set again (a test may have changed it)."""

@@ -122,3 +122,17 @@ def test_destroy_with_nothing_deployed_says_so_and_names_bootstrap_left(
     as_json = json.loads(runner.invoke(cli, ["destroy", *endpoint, "--output", "json"]).stdout)
     assert as_json["nothing_deployed"] is True
     assert len(as_json["bootstrap_left"]) == 4
+
+
+def test_dev_deploys_locally_with_its_existing_hosted_zone(
+    local_aws: LocalAws, aws_env: None
+) -> None:
+    # GIVEN dev names an existing zone (Z0DEVEXAMPLE12345) that no rollout creates
+    # WHEN it is deployed on the embedded local AWS
+    result = CliRunner().invoke(cli, ["deploy", "--env", "dev", "--local", "--output", "json"])
+
+    # THEN every stage succeeds: the local AWS provided the zone under that id
+    assert result.exit_code == 0, result.output
+    stages = json.loads(result.stdout[result.stdout.index("{") :])["stages"]
+    assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
+    assert stages[1]["outputs"]["HostedZoneId"] == "Z0DEVEXAMPLE12345"
