@@ -13,7 +13,7 @@ from trading_dr.audit.budget import budget_section
 from trading_dr.audit.diagram import diagrams
 from trading_dr.audit.encryption import encryption_section
 from trading_dr.audit.exposure import exposure_section
-from trading_dr.audit.graphviz import render_diagram
+from trading_dr.audit.graphviz import PendingDiagrams
 from trading_dr.audit.iam import iam_section
 from trading_dr.audit.inventory import inventory_section
 from trading_dr.audit.model import Section, Templates
@@ -69,19 +69,21 @@ def build_pack(
     cache_dir: Path | None = None,
 ) -> dict[str, bytes]:
     title = f"trading-dr audit pack: {env.name}"
-    files: dict[str, bytes] = {}
-    for stem, source in diagrams(templates, f"trading-dr {env.name}").items():
-        files[f"{stem}.svg"], files[f"{stem}.png"] = render_diagram(source, cache_dir)
+    sources = diagrams(templates, f"trading-dr {env.name}")
+    # dot draws while the report's text is built; the diagrams are collected at the end.
+    pending = PendingDiagrams(sources, cache_dir)
     preamble = (
         "Templates "
         + ", ".join(f"`{role.value}.yaml`" for role in templates)
         + ". Every table of this report is derived from the rendered templates by "
         "`trading_dr.audit`; regenerate with `python generate.py`.",
     )
-    stems = [name.removesuffix(".svg") for name in files if name.endswith(".svg")]
-    parts = sections(env, templates, scans, stems)
+    parts = sections(env, templates, scans, list(sources))
     parts.insert(0, summary_section(env, templates, parts, scans))
     markdown = to_markdown(title, preamble, parts)
+    files: dict[str, bytes] = {}
+    for stem, (svg, png) in pending.result().items():
+        files[f"{stem}.svg"], files[f"{stem}.png"] = svg, png
     svgs = {name: data for name, data in files.items() if name.endswith(".svg")}
     return {
         "REPORT.md": markdown.encode(),

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from trading_dr.errors import OperationFailedError, UsageError
@@ -39,18 +40,38 @@ def cache_key(source: str, dot: Path) -> str:
     return hashlib.sha256(identity + source.encode()).hexdigest()
 
 
-def _run_dot(dot: Path, source: str) -> tuple[bytes, bytes]:
-    with tempfile.TemporaryDirectory(prefix="trading-dr-dot-") as work:
-        svg, png = Path(work, "d.svg"), Path(work, "d.png")
-        result = subprocess.run(
-            [str(dot), "-Tsvg", "-o", str(svg), "-Tpng", "-o", str(png)],
-            input=source.encode(),
-            capture_output=True,
-            check=False,
+class DotRun:
+    """One `dot` process writing both formats into its own temporary directory."""
+
+    def __init__(self, dot: Path, source: str) -> None:
+        self._work = tempfile.TemporaryDirectory(prefix="trading-dr-dot-")
+        self._svg, self._png = Path(self._work.name, "d.svg"), Path(self._work.name, "d.png")
+        source_path = Path(self._work.name, "d.dot")
+        source_path.write_text(source, encoding="utf-8")
+        self._process = subprocess.Popen(
+            [
+                str(dot),
+                "-Tsvg",
+                "-o",
+                str(self._svg),
+                "-Tpng",
+                "-o",
+                str(self._png),
+                str(source_path),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
-        if result.returncode != 0:
-            raise OperationFailedError(f"dot failed: {result.stderr.decode().strip()}")
-        return _VERSION_COMMENT.sub(b"", svg.read_bytes()), png.read_bytes()
+
+    def result(self) -> tuple[bytes, bytes]:
+        try:
+            _, errors = self._process.communicate()
+            if self._process.returncode != 0:
+                raise OperationFailedError(f"dot failed: {errors.decode().strip()}")
+            return _VERSION_COMMENT.sub(b"", self._svg.read_bytes()), self._png.read_bytes()
+        finally:
+            self._work.cleanup()
 
 
 def _store(path: Path, data: bytes) -> None:
@@ -61,16 +82,43 @@ def _store(path: Path, data: bytes) -> None:
     os.replace(temp, path)  # atomic: a concurrent reader sees the old file or the new one
 
 
+class PendingDiagrams:
+    """Diagrams being drawn: every `dot` runs at once (each is single-threaded and the PNG
+    is most of its time), while the caller goes on building the report's text."""
+
+    def __init__(self, sources: Mapping[str, str], cache_dir: Path | None) -> None:
+        dot = _dot()
+        self._cache_dir = cache_dir
+        self._done: dict[str, tuple[bytes, bytes]] = {}
+        self._running: dict[str, tuple[DotRun, str]] = {}
+        for name, source in sources.items():
+            key = cache_key(source, dot)
+            cached = self._cached(key)
+            if cached is not None:
+                self._done[name] = cached
+            else:
+                self._running[name] = (DotRun(dot, source), key)
+        self._order = list(sources)
+
+    def _cached(self, key: str) -> tuple[bytes, bytes] | None:
+        if self._cache_dir is None:
+            return None
+        svg_path, png_path = self._cache_dir / f"{key}.svg", self._cache_dir / f"{key}.png"
+        if svg_path.exists() and png_path.exists():
+            return svg_path.read_bytes(), png_path.read_bytes()
+        return None
+
+    def result(self) -> dict[str, tuple[bytes, bytes]]:
+        """Name -> (SVG, PNG), in the order the sources were given."""
+        for name, (run, key) in self._running.items():
+            svg, png = self._done[name] = run.result()
+            if self._cache_dir is not None:
+                _store(self._cache_dir / f"{key}.png", png)
+                _store(self._cache_dir / f"{key}.svg", svg)
+        self._running = {}
+        return {name: self._done[name] for name in self._order}
+
+
 def render_diagram(source: str, cache_dir: Path | None) -> tuple[bytes, bytes]:
     """(SVG, PNG) of the DOT `source`; `cache_dir=None` always runs dot."""
-    dot = _dot()
-    if cache_dir is None:
-        return _run_dot(dot, source)
-    key = cache_key(source, dot)
-    svg_path, png_path = cache_dir / f"{key}.svg", cache_dir / f"{key}.png"
-    if svg_path.exists() and png_path.exists():
-        return svg_path.read_bytes(), png_path.read_bytes()
-    svg, png = _run_dot(dot, source)
-    _store(png_path, png)
-    _store(svg_path, svg)
-    return svg, png
+    return PendingDiagrams({"diagram": source}, cache_dir).result()["diagram"]
