@@ -1,5 +1,6 @@
 """Lambda entry point for GET /health (handler `health_handler.handler`): 200 when this
-region can serve (database, trade queue and sessions table reachable), else 503."""
+region can serve (database writable, trade queue and sessions table reachable), else 503.
+`?probe=liveness` asks only whether the region is alive: a read-only database passes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from health_logic import database_probe, health, run_checks
+from health_logic import database_probe, health, run_checks, wants_liveness
 from trading_shared.api import response
 from trading_shared.aws import client, probe_queue, probe_sessions_table
 from trading_shared.db import Connector, connector
@@ -47,7 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = rt.settings
     checks = run_checks(
         {
-            "database": database_probe(rt.connector),
+            "database": database_probe(rt.connector, require_writer=not wants_liveness(event)),
             "queue": partial(probe_queue, rt.sqs, s.queue_url),
             "sessions": partial(probe_sessions_table, rt.dynamodb, s.sessions_table),
         },

@@ -63,16 +63,27 @@ def _timed(probe: Callable[[], None], clock: Callable[[], float]) -> int:
     return int((clock() - start) * 1000)
 
 
-def database_probe(connector: Connector) -> Callable[[], None]:
+LIVENESS = "liveness"
+
+
+def wants_liveness(event: Mapping[str, Any]) -> bool:
+    """`GET /health?probe=liveness`: is this region alive, whatever its role? The probes
+    that decide failover ask this, so a healthy read-only member never looks down."""
+    params = event.get("queryStringParameters") or {}
+    return isinstance(params, Mapping) and params.get("probe") == LIVENESS
+
+
+def database_probe(connector: Connector, *, require_writer: bool = True) -> Callable[[], None]:
     """A fresh connection each time: a kept one could pass while new ones fail."""
 
     def probe() -> None:
         conn = connector.connect()
         try:
             # Through the global writer endpoint this is the writer; a read-only answer
-            # means a failover is under way and writes would fail.
+            # means a failover is under way and writes would fail. Liveness only needs
+            # the database to answer.
             [[read_only]] = conn.run("SELECT pg_is_in_recovery()")
-            if read_only:
+            if read_only and require_writer:
                 raise ReadOnlyDatabaseError("the database answered read-only")
         finally:
             close_quietly(conn)

@@ -1,8 +1,9 @@
 """Lambda entry point (handler `validator_handler.handler`): dispatch on the event's action.
 
 Events: the hourly schedule `{"action": "readiness", "scope": "full"}`, the per-minute
-schedule `{"action": "probe"}`, and the failover workflow's `{"action": "readiness",
-"scope": "recovery", "mode": ...}` and `{"action": "verify"}`. Returns a JSON report.
+schedule `{"action": "probe"}` (which also republishes the fence), and the failover
+workflow's `{"action": "readiness", "scope": "recovery", "mode": ..., "accept_data_loss":
+...}` and `{"action": "verify"}`. Returns a JSON report.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from validator_logic import (
     Clients,
     Settings,
     probe_peer,
+    publish_fence,
     publish_readiness,
     readiness,
     verify,
@@ -70,11 +72,20 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     action = event.get("action", "readiness")
     c = clients()
     if action == "probe":
-        result = probe_peer(c.cloudwatch, settings, fetch)
+        # The fence first: it must reach CloudWatch every minute whatever the probe meets.
+        fence = publish_fence(c.cloudwatch, c.ssm, settings)
+        result = {**probe_peer(c.cloudwatch, settings, fetch), "fence": fence}
     elif action == "verify":
         result = verify(settings, fetch)
     elif action == "readiness":
-        report = readiness(c, settings, event.get("scope", FULL), event.get("mode"))
+        report = readiness(
+            c,
+            settings,
+            event.get("scope", FULL),
+            event.get("mode"),
+            # Only an explicit JSON true accepts data loss.
+            accept_data_loss=event.get("accept_data_loss") is True,
+        )
         publish_readiness(c.cloudwatch, settings, report)
         result = report.as_dict()
     else:

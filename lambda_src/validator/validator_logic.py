@@ -18,6 +18,10 @@ from typing import Any
 FULL = "full"
 RECOVERY = "recovery"
 LAG_WINDOW = timedelta(minutes=5)
+# An unplanned failover judges the data it would lose by the last lag Aurora reported;
+# during an outage the metric may stop, so look back further than for a planned one.
+LAST_KNOWN_LAG_WINDOW = timedelta(hours=3)
+FENCE_SET = "fenced"  # as the failover workflow writes it (trading_dr/failover.py)
 
 
 class SettingsError(RuntimeError):
@@ -43,6 +47,9 @@ class Settings:
     namespace: str
     probe_interval_s: float
     probe_samples: int
+    fence_parameter: str
+    fence_namespace: str
+    rpo_target_s: float
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -59,6 +66,8 @@ class Settings:
             "self_health_url": "SELF_HEALTH_URL",
             "peer_health_url": "PEER_HEALTH_URL",
             "ssm_prefix": "SSM_PREFIX",
+            "fence_parameter": "FENCE_PARAMETER",
+            "fence_namespace": "FENCE_NAMESPACE",
         }
         missing = sorted(var for var in names.values() if not environ.get(var))
         if missing:
@@ -72,6 +81,7 @@ class Settings:
                 namespace=environ.get("METRIC_NAMESPACE", "TradingDR"),
                 probe_interval_s=float(environ.get("PROBE_INTERVAL_S", "10")),
                 probe_samples=int(environ.get("PROBE_SAMPLES", "5")),
+                rpo_target_s=float(environ.get("RPO_TARGET_S", "60")),
             )
         except ValueError as exc:
             raise SettingsError(f"malformed number in the environment: {exc}") from None
@@ -190,6 +200,67 @@ def check_replication_lag(c: Clients, s: Settings, now: datetime) -> tuple[bool,
     return worst_s <= s.max_lag_s, f"worst lag {worst_s:.3f} s (limit {s.max_lag_s:g} s)"
 
 
+def check_last_known_lag(
+    c: Clients, s: Settings, now: datetime, accept_data_loss: bool
+) -> tuple[bool, str]:
+    """Unplanned failover: what would be lost is about the last replication lag Aurora
+    reported here. Above the RPO target (or unknown) the failover is refused unless an
+    operator accepted the loss explicitly."""
+    writer = next(
+        (m for m in _global_cluster(c, s)["GlobalClusterMembers"] if m.get("IsWriter")), None
+    )
+    if writer is not None and writer["DBClusterArn"] == s.db_cluster_arn:
+        return True, "this member is the writer; nothing to lose"
+    data = c.cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "lag",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/RDS",
+                        "MetricName": "AuroraGlobalDBReplicationLag",
+                        "Dimensions": [{"Name": "DBClusterIdentifier", "Value": s.db_cluster_id}],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=now - LAST_KNOWN_LAG_WINDOW,
+        # Through the end of the current period, so the latest datapoint is included.
+        EndTime=now + timedelta(minutes=1),
+        ScanBy="TimestampDescending",
+    )
+    points = sorted(
+        (
+            (t, v)
+            for r in data["MetricDataResults"]
+            for t, v in zip(r.get("Timestamps", []), r.get("Values", []), strict=False)
+        ),
+        reverse=True,
+    )
+    limit = f"RPO target {s.rpo_target_s:g} s"
+    if not points:
+        verdict = f"no replication lag reported in {LAG_WINDOW_TEXT}, so the loss is unknown"
+    else:
+        at, lag_ms = points[0]
+        lag_s = lag_ms / 1000
+        verdict = f"last known lag {lag_s:.3f} s at {_iso(at)}"
+        if lag_s <= s.rpo_target_s:
+            return True, f"{verdict} ({limit})"
+        verdict += f" exceeds the {limit}"
+    if accept_data_loss:
+        return True, f"{verdict}; accepted by the operator (accept_data_loss)"
+    return False, f"{verdict}; refused: pass accept_data_loss to fail over anyway"
+
+
+LAG_WINDOW_TEXT = f"{int(LAST_KNOWN_LAG_WINDOW.total_seconds() // 3600)} h"
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def check_sessions_replica(c: Clients, s: Settings) -> tuple[bool, str]:
     table = c.dynamodb.describe_table(TableName=s.sessions_table)["Table"]
     replicas = {r["RegionName"]: r.get("ReplicaStatus") for r in table.get("Replicas", [])}
@@ -254,9 +325,15 @@ def check_ssm_parameters(c: Clients, s: Settings) -> tuple[bool, str]:
 
 
 def readiness(
-    c: Clients, s: Settings, scope: str, mode: str | None = None, now: datetime | None = None
+    c: Clients,
+    s: Settings,
+    scope: str,
+    mode: str | None = None,
+    now: datetime | None = None,
+    accept_data_loss: bool = False,
 ) -> Report:
-    """Run the checks of `scope`; in a planned switchover the lag must be fine too."""
+    """Run the checks of `scope`; in a planned switchover the lag must be fine too, in an
+    unplanned one the last known lag must be within the RPO target (or accepted)."""
     at = now or datetime.now(UTC)
     checks: dict[str, Callable[[], tuple[bool, str]]] = {
         "global_cluster": lambda: check_global_cluster(
@@ -267,6 +344,8 @@ def readiness(
     }
     if scope == FULL or mode == "planned":
         checks["replication_lag"] = lambda: check_replication_lag(c, s, at)
+    if scope == RECOVERY and mode == "unplanned":
+        checks["last_known_lag"] = lambda: check_last_known_lag(c, s, at, accept_data_loss)
     if scope == FULL:
         checks["bucket_replication"] = lambda: check_bucket_replication(c, s)
         checks["health_check"] = lambda: check_health_check(c, s)
@@ -331,6 +410,32 @@ def probe_peer(
             ],
         )
     return {"action": "probe", "url": s.peer_health_url, "statuses": samples}
+
+
+def publish_fence(cloudwatch: Any, ssm: Any, s: Settings) -> dict[str, Any]:
+    """Republish the fence this region holds on its peer (the SSM parameter the failover
+    workflow writes) as `PeerFenced`, so the alarm-based Route 53 check always has data.
+    No parameter yet means no fence was ever set: 0."""
+    try:
+        value = ssm.get_parameter(Name=s.fence_parameter)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        value = None
+    fenced = value == FENCE_SET
+    cloudwatch.put_metric_data(
+        Namespace=s.fence_namespace,
+        MetricData=[
+            {
+                "MetricName": "PeerFenced",
+                "Dimensions": [
+                    {"Name": "Environment", "Value": s.environment},
+                    {"Name": "FencedRegion", "Value": s.peer_region},
+                ],
+                "Value": 1.0 if fenced else 0.0,
+                "Unit": "Count",
+            }
+        ],
+    )
+    return {"parameter": s.fence_parameter, "value": value, "fenced": fenced}
 
 
 def verify(s: Settings, fetch: Fetch) -> dict[str, Any]:

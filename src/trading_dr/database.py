@@ -7,7 +7,7 @@ reader is decided by `stacks`, passed in as `writer`.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Template
+from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.iam import Role as IamRole
 from troposphere.rds import (
     DBCluster,
@@ -29,6 +29,20 @@ PORT = 5432
 
 def family(ctx: StackContext) -> str:
     return f"aurora-postgresql{ctx.env.database.engine_version.split('.')[0]}"
+
+
+def member_cluster_identifier(ctx: StackContext, region: str) -> str:
+    """The member cluster of the global database in `region` (each region names its own)."""
+    return ctx.name("db", region)
+
+
+def peer_member_cluster_arn(ctx: StackContext) -> Sub:
+    """The ARN of the peer region's member, known from the naming scheme alone: the
+    peer's stack may not exist yet, and a promotion must name both members in IAM."""
+    return Sub(
+        f"arn:${{AWS::Partition}}:rds:{ctx.peer_region}:${{AWS::AccountId}}:cluster:"
+        f"{member_cluster_identifier(ctx, ctx.peer_region)}"
+    )
 
 
 def global_cluster_identifier(ctx: StackContext) -> str:
@@ -115,7 +129,7 @@ def add_database(
     cluster = template.add_resource(
         DBCluster(
             "DbCluster",
-            DBClusterIdentifier=ctx.name("db", ctx.region),
+            DBClusterIdentifier=member_cluster_identifier(ctx, ctx.region),
             Engine=ENGINE,
             EngineVersion=db.engine_version,
             GlobalClusterIdentifier=global_cluster_id,

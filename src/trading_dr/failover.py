@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from awacs import awslambda as lambda_
-from awacs import cloudwatch, logs, rds, states, xray
+from awacs import cloudwatch, logs, rds, ssm, states, xray
 from awacs.aws import ArnLike, StringEquals
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.events import Rule, Target
@@ -43,10 +43,10 @@ from troposphere.stepfunctions import (
 
 from trading_dr.context import StackContext
 from trading_dr.log_groups import add_log_group
-from trading_dr.monitoring import NAMESPACE, PEER_FENCED_METRIC, MonitoringRefs, grant_notify
+from trading_dr.monitoring import FENCE_NAMESPACE, PEER_FENCED_METRIC, MonitoringRefs, grant_notify
 from trading_dr.policies import all_of, allow, document, service_trust, unscoped
 from trading_dr.refs import AWSHelperFn, FunctionRefs
-from trading_dr.routing import RoutingRefs
+from trading_dr.routing import fence_parameter_name, lock_parameter_name, ssm_parameter_arn
 
 Asl = dict[str, Any]
 
@@ -71,7 +71,15 @@ THROTTLING = {
     "rds": ["Rds.ThrottlingException", "Rds.RdsException"],
     "cloudwatch": ["CloudWatch.ThrottlingException", "CloudWatch.CloudWatchException"],
     "sns": ["SNS.ThrottledException", "SNS.KmsThrottlingException", "SNS.InternalErrorException"],
+    "ssm": ["Ssm.ThrottlingException", "Ssm.InternalServerErrorException"],
+    "sfn": ["Sfn.SfnException"],
 }
+# PutParameter without Overwrite on an existing name: another run holds the lock.
+LOCK_EXISTS = "Ssm.ParameterAlreadyExistsException"
+# Values of the fence parameter; the validator republishes 1 for FENCE_SET, else 0.
+FENCE_SET = "fenced"
+FENCE_RELEASED = "released"
+NOTHING_TO_UNDO = "nothing, this run changed nothing"
 
 # Placeholders filled by DefinitionSubstitutions (CloudFormation resolves them).
 SUBSTITUTIONS = (
@@ -79,7 +87,8 @@ SUBSTITUTIONS = (
     "GlobalClusterId",
     "TargetClusterArn",
     "TopicArn",
-    "FenceAlarmName",
+    "FenceParameter",
+    "LockParameter",
 )
 
 
@@ -116,7 +125,7 @@ def _task(resource: str, service: str, parameters: Asl, next_state: str, **extra
 
 def _fence_metric(ctx: StackContext, value: int) -> Asl:
     return {
-        "Namespace": NAMESPACE,
+        "Namespace": FENCE_NAMESPACE,
         "MetricData": [
             {
                 "MetricName": PEER_FENCED_METRIC,
@@ -131,6 +140,25 @@ def _fence_metric(ctx: StackContext, value: int) -> Asl:
     }
 
 
+def _ssm_put(name: str, value: str | None, *, overwrite: bool, value_path: str = "") -> Asl:
+    params: Asl = {"Name": name, "Type": "String", "Overwrite": overwrite}
+    if value_path:
+        params["Value.$"] = value_path
+    else:
+        params["Value"] = value
+    return params
+
+
+def _failure(state: str, error: str, cause_path: str) -> Asl:
+    """A Pass handing {state, error, cause} to the failure path."""
+    return {
+        "Type": "Pass",
+        "Parameters": {"state": state, "error": error, "cause.$": cause_path},
+        "ResultPath": "$.failure",
+        "Next": "ReleaseLockOnFailure",
+    }
+
+
 def definition(ctx: StackContext) -> Asl:
     """The workflow's ASL with `${...}` placeholders for the SUBSTITUTIONS."""
     region, peer, suffix = ctx.region, ctx.peer_region, ctx.env.suffix
@@ -138,7 +166,20 @@ def definition(ctx: StackContext) -> Asl:
     sdk = "arn:aws:states:::aws-sdk:"
     cluster = {"GlobalClusterIdentifier": "${GlobalClusterId}"}
     target = {**cluster, "TargetDbClusterIdentifier": "${TargetClusterArn}"}
+    describe_cluster = {
+        "writers.$": "$.GlobalClusters[0].GlobalClusterMembers[?(@.IsWriter == true)].DBClusterArn",
+        # [*] and ArrayGetItem: a scalar whatever the JSONPath engine makes of [0].
+        "status.$": "States.ArrayGetItem($.GlobalClusters[*].Status, 0)",
+    }
+    undo = release_command(ctx)
     states_: dict[str, Asl] = {
+        # What this run has changed so far; the failure notification reports it.
+        "InitRun": {
+            "Type": "Pass",
+            "Parameters": {"lock": False, "fence": "unchanged", "undo": NOTHING_TO_UNDO},
+            "ResultPath": "$.run",
+            "Next": "CheckInput",
+        },
         "CheckInput": {
             "Type": "Choice",
             "Choices": [
@@ -147,7 +188,7 @@ def definition(ctx: StackContext) -> Asl:
                         {"Variable": "$.mode", "IsPresent": True},
                         {"Variable": "$.mode", "StringEquals": mode},
                     ],
-                    "Next": "ReleaseFence" if mode == "release" else "ValidateReadiness",
+                    "Next": "CheckAcceptFlag",
                 }
                 for mode in MODES
             ],
@@ -158,17 +199,144 @@ def definition(ctx: StackContext) -> Asl:
             "Parameters": {
                 "state": "CheckInput",
                 "error": "InvalidInput",
-                "cause": f'input must be {{"mode": one of {", ".join(MODES)}}}',
+                "cause": f'input must be {{"mode": one of {", ".join(MODES)}}} and, '
+                'optionally, "accept_data_loss": true or false',
             },
             "ResultPath": "$.failure",
-            "Next": "NotifyFailure",
+            "Next": "ReleaseLockOnFailure",
+        },
+        # Only an explicit boolean true accepts data loss; absent means false.
+        "CheckAcceptFlag": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.accept_data_loss", "IsPresent": False, "Next": "DefaultAcceptFlag"},
+                {"Variable": "$.accept_data_loss", "IsBoolean": True, "Next": "AcquireLock"},
+            ],
+            "Default": "InvalidInput",
+        },
+        "DefaultAcceptFlag": {
+            "Type": "Pass",
+            "Result": False,
+            "ResultPath": "$.accept_data_loss",
+            "Next": "AcquireLock",
+        },
+        # One run at a time: creating the lock parameter fails if it exists. The
+        # parameter is strongly consistent, unlike ListExecutions.
+        "AcquireLock": _task(
+            f"{sdk}ssm:putParameter",
+            "ssm",
+            _ssm_put("${LockParameter}", None, overwrite=False, value_path="$$.Execution.Id"),
+            "LockHeld",
+            ResultPath=None,
+            Catch=[
+                {
+                    # Any other failure to create it also means: look at the lock. If it
+                    # is not there after all, reading it fails and so does the run.
+                    "ErrorEquals": [LOCK_EXISTS, "States.TaskFailed"],
+                    "ResultPath": "$.lock_error",
+                    "Next": "ReadLock",
+                }
+            ],
+        ),
+        "ReadLock": _task(
+            f"{sdk}ssm:getParameter",
+            "ssm",
+            {"Name": "${LockParameter}"},
+            "DescribeLockHolder",
+            ResultSelector={"holder.$": "$.Parameter.Value"},
+            ResultPath="$.lock",
+        ),
+        "DescribeLockHolder": _task(
+            f"{sdk}sfn:describeExecution",
+            "sfn",
+            {"ExecutionArn.$": "$.lock.holder"},
+            "HolderRunning",
+            ResultSelector={"status.$": "$.Status"},
+            ResultPath="$.holder",
+        ),
+        "HolderRunning": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.holder.status", "StringEquals": "RUNNING", "Next": "AnotherRun"}
+            ],
+            # The holder ended without releasing (timed out, aborted): take the lock over.
+            "Default": "TakeOverLock",
+        },
+        "AnotherRun": {
+            "Type": "Pass",
+            "Parameters": {
+                "outcome.$": intrinsic_format(
+                    f"stopped without changes: {{}} is already running in {region}",
+                    "$.lock.holder",
+                )
+            },
+            "ResultPath": "$.result",
+            "Next": "Stopped",
+        },
+        "Stopped": {"Type": "Succeed"},
+        "TakeOverLock": _task(
+            f"{sdk}ssm:putParameter",
+            "ssm",
+            _ssm_put("${LockParameter}", None, overwrite=True, value_path="$$.Execution.Id"),
+            "LockHeld",
+            ResultPath=None,
+        ),
+        "LockHeld": {
+            "Type": "Pass",
+            "Result": True,
+            "ResultPath": "$.run.lock",
+            "Next": "ChooseMode",
+        },
+        "ChooseMode": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.mode", "StringEquals": "release", "Next": "RecordFenceReleased"}
+            ],
+            "Default": "DescribeStartingWriter",
+        },
+        "DescribeStartingWriter": _task(
+            f"{sdk}rds:describeGlobalClusters",
+            "rds",
+            cluster,
+            "IsWriterHere",
+            ResultSelector=describe_cluster,
+            ResultPath="$.cluster",
+        ),
+        "IsWriterHere": {
+            "Type": "Pass",
+            "Parameters": {
+                "writer_here.$": "States.ArrayContains($.cluster.writers, '${TargetClusterArn}')",
+            },
+            "ResultPath": "$.start",
+            "Next": "WriterAlreadyHere",
+        },
+        "WriterAlreadyHere": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.start.writer_here", "BooleanEquals": True, "Next": "NoChange"}
+            ],
+            "Default": "ValidateReadiness",
+        },
+        "NoChange": {
+            "Type": "Pass",
+            "Parameters": {
+                "outcome": f"no change: the writer is already in {region}; nothing was promoted "
+                "or fenced"
+            },
+            "ResultPath": "$.result",
+            "Next": "ReleaseLock",
         },
         "ValidateReadiness": _task(
             validator,
             "lambda",
             {
                 "FunctionName": "${ValidatorFunctionArn}",
-                "Payload": {"action": "readiness", "scope": "recovery", "mode.$": "$.mode"},
+                "Payload": {
+                    "action": "readiness",
+                    "scope": "recovery",
+                    "mode.$": "$.mode",
+                    "accept_data_loss.$": "$.accept_data_loss",
+                },
             },
             "ReadinessGate",
             ResultSelector={"ready.$": "$.Payload.ready", "failed.$": "$.Payload.failed"},
@@ -177,22 +345,34 @@ def definition(ctx: StackContext) -> Asl:
         "ReadinessGate": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.readiness.ready", "BooleanEquals": True, "Next": "FenceOldPrimary"}
+                {"Variable": "$.readiness.ready", "BooleanEquals": True, "Next": "RecordFence"}
             ],
             "Default": "NotReady",
         },
-        "NotReady": {
+        "NotReady": _failure(
+            "ValidateReadiness", "ReadinessFailed", "States.JsonToString($.readiness.failed)"
+        ),
+        # The fence is this parameter: durable, in this region, rewritten only by this
+        # workflow. The validator republishes it every minute (see readiness.py).
+        "RecordFence": _task(
+            f"{sdk}ssm:putParameter",
+            "ssm",
+            _ssm_put("${FenceParameter}", FENCE_SET, overwrite=True),
+            "FenceRecorded",
+            ResultPath=None,
+        ),
+        "FenceRecorded": {
             "Type": "Pass",
             "Parameters": {
-                "state": "ValidateReadiness",
-                "error": "ReadinessFailed",
-                "cause.$": "States.JsonToString($.readiness.failed)",
+                "lock": True,
+                "fence": f"set: {peer} is fenced out of DNS by {region}",
+                "undo": undo,
             },
-            "ResultPath": "$.failure",
-            "Next": "NotifyFailure",
+            "ResultPath": "$.run",
+            "Next": "PublishFence",
         },
-        # Publish first: this datapoint is the durable fence, whatever happens next.
-        "FenceOldPrimary": _task(
+        # At once rather than at the validator's next minute.
+        "PublishFence": _task(
             f"{sdk}cloudwatch:putMetricData",
             "cloudwatch",
             _fence_metric(ctx, 1),
@@ -236,12 +416,7 @@ def definition(ctx: StackContext) -> Asl:
             "rds",
             cluster,
             "CountPoll",
-            ResultSelector={
-                "writers.$": "$.GlobalClusters[0].GlobalClusterMembers[?(@.IsWriter == true)]"
-                ".DBClusterArn",
-                # [*] and ArrayGetItem: a scalar whatever the JSONPath engine makes of [0].
-                "status.$": "States.ArrayGetItem($.GlobalClusters[*].Status, 0)",
-            },
+            ResultSelector=describe_cluster,
             ResultPath="$.cluster",
         ),
         "CountPoll": {
@@ -261,7 +436,7 @@ def definition(ctx: StackContext) -> Asl:
                         {"Variable": "$.poll.writer_here", "BooleanEquals": True},
                         {"Variable": "$.cluster.status", "StringEquals": "available"},
                     ],
-                    "Next": "MoveTraffic",
+                    "Next": "VerifyServes",
                 },
                 {
                     "Variable": "$.poll.count",
@@ -271,36 +446,15 @@ def definition(ctx: StackContext) -> Asl:
             ],
             "Default": "WaitForWriter",
         },
-        "WriterPollTimedOut": {
-            "Type": "Pass",
-            "Parameters": {
-                "state": "WaitForWriter",
-                "error": "WriterPollTimeout",
-                "cause.$": intrinsic_format(
-                    f"the writer was not in {region} after {MAX_WRITER_POLLS} polls "
-                    f"{POLL_INTERVAL_S} s apart; global cluster status {{}}, writers {{}}",
-                    "$.cluster.status",
-                    "States.JsonToString($.cluster.writers)",
-                ),
-            },
-            "ResultPath": "$.failure",
-            "Next": "NotifyFailure",
-        },
-        # The fence datapoint would move traffic at the alarm's next evaluation; forcing
-        # the state moves it now. The datapoint keeps the alarm there afterwards.
-        "MoveTraffic": _task(
-            f"{sdk}cloudwatch:setAlarmState",
-            "cloudwatch",
-            {
-                "AlarmName": "${FenceAlarmName}",
-                "StateValue": "ALARM",
-                "StateReason.$": intrinsic_format(
-                    f"failover workflow ({{}} mode): writer is in {region}, fencing {peer}",
-                    "$.mode",
-                ),
-            },
-            "VerifyServes",
-            ResultPath=None,
+        "WriterPollTimedOut": _failure(
+            "WaitForWriter",
+            "WriterPollTimeout",
+            intrinsic_format(
+                f"the writer was not in {region} after {MAX_WRITER_POLLS} polls "
+                f"{POLL_INTERVAL_S} s apart; global cluster status {{}}, writers {{}}",
+                "$.cluster.status",
+                "States.JsonToString($.cluster.writers)",
+            ),
         ),
         "VerifyServes": _task(
             validator,
@@ -313,38 +467,70 @@ def definition(ctx: StackContext) -> Asl:
         "ServesGate": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.verify.serving", "BooleanEquals": True, "Next": "NotifySuccess"}
+                {"Variable": "$.verify.serving", "BooleanEquals": True, "Next": "FailedOver"}
             ],
             "Default": "NotServing",
         },
-        "NotServing": {
+        "NotServing": _failure(
+            "VerifyServes", "NotServing", "States.JsonToString($.verify.detail)"
+        ),
+        "FailedOver": {
             "Type": "Pass",
             "Parameters": {
-                "state": "VerifyServes",
-                "error": "NotServing",
-                "cause.$": "States.JsonToString($.verify.detail)",
+                "outcome.$": intrinsic_format(
+                    f"the writer is in {region} ({{}} mode) and {peer} is fenced; to let "
+                    f"{peer} take traffic again: {undo}",
+                    "$.mode",
+                )
             },
-            "ResultPath": "$.failure",
-            "Next": "NotifyFailure",
+            "ResultPath": "$.result",
+            "Next": "ReleaseLock",
         },
-        "ReleaseFence": _task(
+        "RecordFenceReleased": _task(
+            f"{sdk}ssm:putParameter",
+            "ssm",
+            _ssm_put("${FenceParameter}", FENCE_RELEASED, overwrite=True),
+            "FenceReleased",
+            ResultPath=None,
+        ),
+        "FenceReleased": {
+            "Type": "Pass",
+            "Parameters": {
+                "lock": True,
+                "fence": f"released: {peer} may take traffic when healthy",
+                "undo": NOTHING_TO_UNDO,
+            },
+            "ResultPath": "$.run",
+            "Next": "PublishFenceReleased",
+        },
+        "PublishFenceReleased": _task(
             f"{sdk}cloudwatch:putMetricData",
             "cloudwatch",
             _fence_metric(ctx, 0),
-            "ReleaseFenceAlarm",
+            "Released",
             ResultPath=None,
         ),
-        "ReleaseFenceAlarm": _task(
-            f"{sdk}cloudwatch:setAlarmState",
-            "cloudwatch",
-            {
-                "AlarmName": "${FenceAlarmName}",
-                "StateValue": "OK",
-                "StateReason": f"failover workflow: fence of {peer} released for a failback",
+        "Released": {
+            "Type": "Pass",
+            "Parameters": {
+                "outcome": f"fence of {peer} released; {peer} takes traffic when healthy"
             },
-            "NotifySuccess",
+            "ResultPath": "$.result",
+            "Next": "ReleaseLock",
+        },
+        "ReleaseLock": _task(
+            f"{sdk}ssm:deleteParameter",
+            "ssm",
+            {"Name": "${LockParameter}"},
+            "LockReleased",
             ResultPath=None,
         ),
+        "LockReleased": {
+            "Type": "Pass",
+            "Result": False,
+            "ResultPath": "$.run.lock",
+            "Next": "NotifySuccess",
+        },
         "NotifySuccess": _task(
             "arn:aws:states:::sns:publish",
             "sns",
@@ -352,8 +538,9 @@ def definition(ctx: StackContext) -> Asl:
                 "TopicArn": "${TopicArn}",
                 "Subject": f"trading-dr {suffix}: {region} workflow succeeded",
                 "Message.$": intrinsic_format(
-                    f"Failover workflow in {region} succeeded ({{}} mode). State: {{}}",
+                    f"Failover workflow in {region} succeeded ({{}} mode): {{}}. State: {{}}",
                     "$.mode",
+                    "$.result.outcome",
                     "States.JsonToString($)",
                 ),
             },
@@ -361,6 +548,37 @@ def definition(ctx: StackContext) -> Asl:
             ResultPath=None,
         ),
         "Done": {"Type": "Succeed"},
+        # The lock is released on every way out that holds it, so a failed run never
+        # blocks the next one for longer than it takes to fail.
+        "ReleaseLockOnFailure": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.run.lock", "IsPresent": True},
+                        {"Variable": "$.run.lock", "BooleanEquals": True},
+                    ],
+                    "Next": "ReleaseLockAfterFailure",
+                }
+            ],
+            "Default": "NotifyFailure",
+        },
+        "ReleaseLockAfterFailure": {
+            **_task(
+                f"{sdk}ssm:deleteParameter",
+                "ssm",
+                {"Name": "${LockParameter}"},
+                "NotifyFailure",
+                ResultPath=None,
+            ),
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.unlock_error",
+                    "Next": "NotifyFailure",
+                }
+            ],
+        },
         "NotifyFailure": {
             "Type": "Task",
             "Resource": "arn:aws:states:::sns:publish",
@@ -368,10 +586,13 @@ def definition(ctx: StackContext) -> Asl:
                 "TopicArn": "${TopicArn}",
                 "Subject": f"trading-dr {suffix}: {region} failover FAILED",
                 "Message.$": intrinsic_format(
-                    f"Failover workflow in {region} failed in state {{}}: {{}}: {{}}. State: {{}}",
+                    f"Failover workflow in {region} failed in state {{}}: {{}}: {{}}. "
+                    "Left behind: fence {}. To undo: {}. State: {}",
                     "$.failure.state",
                     "$.failure.error",
                     "$.failure.cause",
+                    "$.run.fence",
+                    "$.run.undo",
                     "States.JsonToString($)",
                 ),
             },
@@ -397,10 +618,15 @@ def definition(ctx: StackContext) -> Asl:
     _catch_every_task(states_)
     return {
         "Comment": f"trading-dr {suffix}: move the Aurora writer and traffic to {region}",
-        "StartAt": "CheckInput",
+        "StartAt": "InitRun",
         "TimeoutSeconds": STATE_MACHINE_TIMEOUT_S,
         "States": states_,
     }
+
+
+def release_command(ctx: StackContext) -> str:
+    """The CLI command that lifts the fence this region's workflow sets."""
+    return f"trading-dr failover --release --env {ctx.env.name} --to {ctx.role.value}"
 
 
 def intrinsic_format(template: str, *args: str) -> str:
@@ -410,17 +636,20 @@ def intrinsic_format(template: str, *args: str) -> str:
 
 
 def _catch_every_task(states_: dict[str, Asl]) -> None:
-    """Give every Task but NotifyFailure a Catch into a Pass naming it, then NotifyFailure."""
-    for name in [n for n, s in states_.items() if s["Type"] == "Task" and n != "NotifyFailure"]:
+    """Give every Task of the main path a Catch into a Pass naming it, then the failure
+    path. A Task's own Catch entries (a lock that exists) come first."""
+    own_catch = {"NotifyFailure", "ReleaseLockAfterFailure"}
+    for name in [n for n, s in states_.items() if s["Type"] == "Task" and n not in own_catch]:
         handler = f"{name}Failed"
         states_[name]["Catch"] = [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": handler}
+            *states_[name].get("Catch", []),
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": handler},
         ]
         states_[handler] = {
             "Type": "Pass",
             "Parameters": {"state": name, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
             "ResultPath": "$.failure",
-            "Next": "NotifyFailure",
+            "Next": "ReleaseLockOnFailure",
         }
 
 
@@ -442,9 +671,9 @@ def add_failover_workflow(
     ctx: StackContext,
     global_cluster_id: AWSHelperFn,
     target_cluster_arn: AWSHelperFn,
+    peer_cluster_arn: AWSHelperFn,
     validator: FunctionRefs,
     monitoring: MonitoringRefs,
-    routing: RoutingRefs,
     logs_key_arn: AWSHelperFn,
     start_on_peer_unhealthy: bool,
 ) -> FailoverRefs:
@@ -457,6 +686,10 @@ def add_failover_workflow(
     global_cluster_arn = Sub(
         "arn:${AWS::Partition}:rds::${AWS::AccountId}:global-cluster:${Id}", Id=global_cluster_id
     )
+    executions = Sub(
+        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{name}:*"
+    )
+    fence, lock = fence_parameter_name(ctx), lock_parameter_name(ctx)
     # /aws/vendedlogs/ keeps the log delivery resource policy under its size limit.
     log_group = add_log_group(
         template, ctx, "FailoverLogGroup", f"/aws/vendedlogs/states/{name}", logs_key_arn
@@ -481,25 +714,30 @@ def add_failover_workflow(
                             (lambda_.InvokeFunction,),
                             [validator.arn, Sub("${Arn}:*", Arn=validator.arn)],
                         ),
-                        # Both calls name the global cluster and the member they promote;
-                        # the member is this region's, so nothing else can be promoted.
+                        # The Service Authorization Reference lists global-cluster* and
+                        # cluster* for both actions, and AWS's sample policy for global
+                        # failover grants the global cluster and BOTH members: the demoted
+                        # member is authorised too. Nothing outside this database.
                         allow(
                             "PromoteThisRegion",
                             (rds.FailoverGlobalCluster, rds.SwitchoverGlobalCluster),
-                            [global_cluster_arn, target_cluster_arn],
+                            [global_cluster_arn, target_cluster_arn, peer_cluster_arn],
                         ),
                         allow(
                             "PollGlobalCluster", (rds.DescribeGlobalClusters,), [global_cluster_arn]
                         ),
+                        # The fence (durable) and the one-run-at-a-time lock.
+                        allow(
+                            "RecordFenceAndLock",
+                            (ssm.PutParameter, ssm.GetParameter),
+                            [ssm_parameter_arn(fence), ssm_parameter_arn(lock)],
+                        ),
+                        allow("ReleaseLock", (ssm.DeleteParameter,), [ssm_parameter_arn(lock)]),
+                        allow("SeeLockHolder", (states.DescribeExecution,), [executions]),
                         unscoped(
                             "PublishFence",
                             (cloudwatch.PutMetricData,),
-                            all_of(StringEquals("cloudwatch:namespace", NAMESPACE)),
-                        ),
-                        allow(
-                            "ForceFenceAlarm",
-                            (cloudwatch.SetAlarmState,),
-                            [routing.fence_alarm_arn],
+                            all_of(StringEquals("cloudwatch:namespace", FENCE_NAMESPACE)),
                         ),
                         *grant_notify(monitoring),
                         unscoped(
@@ -542,7 +780,8 @@ def add_failover_workflow(
                 "GlobalClusterId": global_cluster_id,
                 "TargetClusterArn": target_cluster_arn,
                 "TopicArn": monitoring.topic_arn,
-                "FenceAlarmName": routing.fence_alarm_name,
+                "FenceParameter": fence,
+                "LockParameter": lock,
             },
             LoggingConfiguration=LoggingConfiguration(
                 Level="ALL",

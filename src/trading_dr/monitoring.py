@@ -42,6 +42,9 @@ from trading_dr.refs import AWSHelperFn, FunctionRefs, QueueRefs
 NAMESPACE = "TradingDR"
 PEER_HEALTHY_METRIC = "PeerHealthy"
 PEER_FENCED_METRIC = "PeerFenced"
+# The fence metric has a namespace of its own: only the failover workflow's role and the
+# validator (its per-minute publisher) may put data into it (IAM cloudwatch:namespace).
+FENCE_NAMESPACE = "TradingDR/Fence"
 # The probe samples the peer this often; the alarm period matches it (high resolution).
 PROBE_INTERVAL_S = 10
 PEER_UNHEALTHY_PERIODS = 3

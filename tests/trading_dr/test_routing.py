@@ -50,21 +50,26 @@ def test_fence_is_an_alarm_here_on_a_metric_only_our_workflow_publishes(
     region, peer = _regions(env, role)
     alarm = _props(env, role, "FenceAlarm")
     assert alarm["AlarmName"] == f"trading-{env}-fence-{peer}"
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("TradingDR", "PeerFenced")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("TradingDR/Fence", "PeerFenced")
     assert {"Name": "FencedRegion", "Value": peer} in alarm["Dimensions"]
-    # Standard resolution (Route 53 reads only those) and sticky.
+    # Standard resolution (Route 53 reads only those).
     assert alarm["Period"] == 60
-    assert alarm["TreatMissingData"] == "ignore"
     check = template(env, role)["Resources"]["FenceHealthCheck"]
     assert check["DependsOn"] == ["FenceAlarm"]
+    # Route 53 reads the alarm's data stream; with none it keeps the last status, so a
+    # fence holds when its publisher stops (a new check starts healthy).
     assert check["Properties"]["HealthCheckConfig"] == {
         "Type": "CLOUDWATCH_METRIC",
         "AlarmIdentifier": {"Name": alarm["AlarmName"], "Region": region},
-        "InsufficientDataHealthStatus": "Healthy",
+        "InsufficientDataHealthStatus": "LastKnownStatus",
     }
-    # The workflow forces exactly this alarm.
+    # The workflow writes the durable fence; the validator republishes exactly that
+    # parameter into exactly the alarm's namespace.
     substitutions = _props(env, role, "FailoverStateMachine")["DefinitionSubstitutions"]
-    assert substitutions["FenceAlarmName"] == alarm["AlarmName"]
+    variables = _props(env, role, "ValidatorFunction")["Environment"]["Variables"]
+    assert variables["FENCE_PARAMETER"] == substitutions["FenceParameter"]
+    assert variables["FENCE_PARAMETER"].endswith("/failover/fence")
+    assert variables["FENCE_NAMESPACE"] == alarm["Namespace"]
 
 
 @pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)

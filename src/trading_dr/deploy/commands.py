@@ -517,7 +517,20 @@ def drift_command(fail_on_change: bool, **kwargs: Any) -> None:
     show_default=True,
     help="Recovery region's role: where the writer moves (primary: failback).",
 )
-def failover_command(drill: bool, to_role: str, **kwargs: Any) -> None:
+@click.option(
+    "--release",
+    is_flag=True,
+    help="Lift the fence the --to region's workflow holds on its peer (before a failback).",
+)
+@click.option(
+    "--accept-data-loss",
+    is_flag=True,
+    help="Unplanned only: fail over even when the last known replication lag exceeds "
+    "the RPO target (or is unknown).",
+)
+def failover_command(
+    drill: bool, to_role: str, release: bool, accept_data_loss: bool, **kwargs: Any
+) -> None:
     """Start the failover workflow in the recovery region and follow it to the end."""
     opts = Options(**kwargs)
 
@@ -525,10 +538,17 @@ def failover_command(drill: bool, to_role: str, **kwargs: Any) -> None:
         from trading_dr.config import Role
         from trading_dr.deploy.failover_cmd import find_state_machine, follow, start
 
-        mode = "planned" if drill else "unplanned"
+        if release and drill:
+            raise UsageError("--release and --drill exclude each other; fix: pass one of them")
+        if accept_data_loss and (release or drill):
+            raise UsageError(
+                "--accept-data-loss applies to an unplanned failover only; fix: drop it, "
+                "or drop --drill/--release"
+            )
+        mode = "release" if release else "planned" if drill else "unplanned"
         with deployment(opts) as dep:
             machine = find_state_machine(dep, Role(to_role))
-            if not drill and not opts.yes:
+            if mode == "unplanned" and not opts.yes:
                 question = (
                     f"Unplanned failover of {opts.env} to {machine.split(':')[3]}: Aurora "
                     "FailoverGlobalCluster with AllowDataLoss. Continue?"
@@ -542,7 +562,7 @@ def failover_command(drill: bool, to_role: str, **kwargs: Any) -> None:
                         "unplanned failover not confirmed; fix: answer y, pass --yes, "
                         "or use --drill for a planned switchover"
                     )
-            execution_arn = start(dep, machine, mode)
+            execution_arn = start(dep, machine, mode, accept_data_loss=accept_data_loss)
             if opts.output == "text":
                 click.echo(f"started {mode} failover: {execution_arn}")
 
@@ -554,7 +574,8 @@ def failover_command(drill: bool, to_role: str, **kwargs: Any) -> None:
         if opts.output == "json":
             click.echo(json.dumps(run_.as_json(), indent=2, default=str))
         elif run_.status == "SUCCEEDED":
-            click.echo(f"failover ({mode}) SUCCEEDED in {run_.duration_s:.1f}s")
+            outcome = f": {run_.outcome}" if run_.outcome else ""
+            click.echo(f"failover ({mode}) SUCCEEDED in {run_.duration_s:.1f}s{outcome}")
         if run_.status != "SUCCEEDED":
             raise OperationFailedError(
                 f"failover ({mode}) {run_.status} in state {run_.failed_state}: "

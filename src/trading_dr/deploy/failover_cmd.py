@@ -5,11 +5,13 @@ own region, so the region chosen (`--to`, default the secondary) is the recovery
 Its state machine is found from that region's stack outputs (`FailoverStateMachineArn`)
 or, when the stack cannot be read, by its name `trading-<env>-failover` in the region.
 
-Input `{"mode": "planned"}` for a drill (switchover, no data loss) or `"unplanned"`
-(failover with AllowDataLoss). The execution name is made once, so a retried
-StartExecution (throttling) cannot start a second one. The execution is then followed
-to its end: history pages are read with the same backoff as stack set operations (at
-most one call per second), each state entered/exited printed with its timestamp.
+Input `{"mode": "planned"}` for a drill (switchover, no data loss), `"unplanned"`
+(failover with AllowDataLoss; `"accept_data_loss": true` with --accept-data-loss) or
+`"release"` (lift the fence this region holds, before a failback). The execution name
+is made once, so a retried StartExecution (throttling) cannot start a second one. The
+execution is then followed to its end: history pages are read with the same backoff as
+stack set operations (at most one call per second), each state entered/exited printed
+with its timestamp.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class Execution:
     error: str | None = None
     cause: str | None = None
     duration_s: float = 0.0
+    outcome: str | None = None  # the workflow's own summary (result.outcome) on success
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +111,7 @@ class Execution:
             "error": self.error,
             "cause": self.cause,
             "duration_s": round(self.duration_s, 3),
+            "outcome": self.outcome,
             "events": [e.__dict__ for e in self.events],
         }
 
@@ -164,7 +168,18 @@ def _failure_from_history(history: list[dict[str, Any]]) -> tuple[str | None, st
     return last_state, error, cause
 
 
-def start(dep: Deployment, machine_arn: str, mode: str) -> str:
+def _outcome(output: Any) -> str | None:
+    """The workflow states what it did in `result.outcome` (no change, stopped, failed over)."""
+    try:
+        data = json.loads(output) if isinstance(output, str) else None
+    except ValueError:
+        return None
+    result = data.get("result") if isinstance(data, dict) else None
+    outcome = result.get("outcome") if isinstance(result, dict) else None
+    return outcome if isinstance(outcome, str) else None
+
+
+def start(dep: Deployment, machine_arn: str, mode: str, *, accept_data_loss: bool = False) -> str:
     region = machine_arn.split(":")[3]
     sfn = dep.clients.client("stepfunctions", region, _account_of(machine_arn))
     name = f"trading-dr-{mode}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
@@ -173,7 +188,10 @@ def start(dep: Deployment, machine_arn: str, mode: str) -> str:
         sfn.start_execution,
         stateMachineArn=machine_arn,
         name=name,
-        input=json.dumps({"mode": mode, "trigger": "trading-dr-cli"}),
+        input=json.dumps(
+            {"mode": mode, "trigger": "trading-dr-cli"}
+            | ({"accept_data_loss": True} if accept_data_loss else {})
+        ),
     )
     return str(answer["executionArn"])
 
@@ -225,6 +243,7 @@ def follow(
     described = call(dep.pacing, sfn.describe_execution, executionArn=execution_arn)
     run.status = str(described["status"])
     run.duration_s = time.monotonic() - started
+    run.outcome = _outcome(described.get("output"))
     if run.status != "SUCCEEDED":
         run.failed_state, run.error, run.cause = _failure_from_history(history)
         run.error = run.error or described.get("error")

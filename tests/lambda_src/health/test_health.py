@@ -11,6 +11,8 @@ import boto3
 import health_handler
 import health_logic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import Database
 from tests.lambda_src.helpers import context, event
@@ -168,3 +170,57 @@ def test_read_only_database_is_not_healthy(health: Health) -> None:
 
     # THEN it fails
     assert checks[0].error == "ReadOnlyDatabaseError"
+
+
+class _ReadOnly:
+    """A connection answering as a read-only Aurora member (pg_is_in_recovery true)."""
+
+    def connect(self) -> Any:
+        class Conn:
+            def run(self, sql: str) -> list[list[bool]]:
+                assert sql == "SELECT pg_is_in_recovery()"
+                return [[True]]
+
+            def close(self) -> None:
+                pass
+
+        return Conn()
+
+
+def test_liveness_accepts_a_read_only_member() -> None:
+    # A healthy reader after a switchover is alive: the probes deciding failover must
+    # not see it as down, while Route 53's traffic check still refuses it.
+    probe = health_logic.database_probe(_ReadOnly(), require_writer=False)  # type: ignore[arg-type]
+    (check,) = health_logic.run_checks({"database": probe}, timeout_s=1)
+    assert check.ok is True
+
+
+def test_liveness_query_answers_200_on_a_serving_region(health: Health) -> None:
+    request = event("health", "get_health")
+    request["queryStringParameters"] = {"probe": "liveness"}
+    response = health_handler.handler(request, context())
+    assert response["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "liveness"),
+    [
+        ({"probe": "liveness"}, True),
+        (None, False),
+        ({}, False),
+        ({"probe": "LIVENESS"}, False),
+        ({"probe": "writer"}, False),
+        ({"other": "liveness"}, False),
+        ("probe=liveness", False),
+    ],
+)
+def test_only_the_exact_liveness_query_relaxes_the_writer_check(
+    params: Any, liveness: bool
+) -> None:
+    assert health_logic.wants_liveness({"queryStringParameters": params}) is liveness
+
+
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=20)) | st.none() | st.text())
+def test_any_other_query_keeps_the_writer_check(params: Any) -> None:
+    expected = isinstance(params, dict) and params.get("probe") == "liveness"
+    assert health_logic.wants_liveness({"queryStringParameters": params}) is expected

@@ -26,6 +26,7 @@ from validator_logic import (
     Settings,
     SettingsError,
     probe_peer,
+    publish_fence,
     publish_readiness,
     readiness,
     verify,
@@ -39,6 +40,7 @@ BUCKETS = (
     "trading-prod-audit-us-east-2-123456789012",
 )
 PREFIX = "/trading/prod/secondary/"
+FENCE = "/trading/prod/secondary/failover/fence"
 
 
 @dataclass
@@ -48,9 +50,11 @@ class World:
     replicas: list[dict[str, Any]] = field(default_factory=list)
     now: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(minutes=1))
 
-    def report(self, scope: str = FULL, mode: str | None = None) -> dict[str, Any]:
+    def report(
+        self, scope: str = FULL, mode: str | None = None, accept_data_loss: bool = False
+    ) -> dict[str, Any]:
         result: dict[str, Any] = readiness(
-            self.clients, self.settings, scope, mode, self.now
+            self.clients, self.settings, scope, mode, self.now, accept_data_loss
         ).as_dict()
         return result
 
@@ -163,6 +167,9 @@ def _healthy_world() -> World:
         namespace="TradingDR",
         probe_interval_s=10,
         probe_samples=5,
+        fence_parameter=FENCE,
+        fence_namespace="TradingDR/Fence",
+        rpo_target_s=60,
     )
     world = World(
         Clients(
@@ -215,6 +222,7 @@ def test_recovery_scope_makes_no_route53_call_and_skips_the_peer_dependent_check
         "global_cluster",
         "sessions_replica",
         "ssm_parameters",
+        "last_known_lag",
     }
     assert calls == []
     # A planned switchover must not lose data: the lag is checked too.
@@ -398,6 +406,9 @@ def test_handler_dispatches_and_returns_json(world: World, monkeypatch: pytest.M
         "SELF_HEALTH_URL": s.self_health_url,
         "PEER_HEALTH_URL": s.peer_health_url,
         "SSM_PREFIX": s.ssm_prefix,
+        "FENCE_PARAMETER": s.fence_parameter,
+        "FENCE_NAMESPACE": s.fence_namespace,
+        "RPO_TARGET_S": "60",
     }
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
@@ -423,6 +434,7 @@ def test_settings_name_every_missing_variable() -> None:
         Settings.from_environ({"AWS_REGION": HERE, "ENVIRONMENT": "prod"})
     assert "GLOBAL_CLUSTER_ID" in str(error.value)
     assert "PEER_HEALTH_URL" in str(error.value)
+    assert "FENCE_PARAMETER" in str(error.value)
 
 
 def test_unplanned_recovery_tolerates_a_degraded_global_view(world: World) -> None:
@@ -436,3 +448,127 @@ def test_unplanned_recovery_tolerates_a_degraded_global_view(world: World) -> No
     unplanned = world.report(RECOVERY, "unplanned")
     assert unplanned["ready"] is True
     assert "status modifying" in unplanned["checks"][0]["detail"]
+
+
+# -- unplanned failover: the data it would lose ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lag_ms", "accept", "ok", "detail"),
+    [
+        (800, False, True, "last known lag 0.800 s at "),
+        (60_000, False, True, "(RPO target 60 s)"),
+        (600_000, False, False, "exceeds the RPO target 60 s; refused: pass accept_data_loss"),
+        (600_000, True, True, "accepted by the operator (accept_data_loss)"),
+    ],
+    ids=["small", "at-target", "too-high", "too-high-accepted"],
+)
+def test_unplanned_refuses_a_last_known_lag_above_the_rpo_target(
+    world: World, lag_ms: float, accept: bool, ok: bool, detail: str
+) -> None:
+    world.put_lag(lag_ms)
+    report = world.report(RECOVERY, "unplanned", accept_data_loss=accept)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["last_known_lag"]["ok"] is ok, checks["last_known_lag"]
+    assert detail in checks["last_known_lag"]["detail"]
+    assert report["ready"] is ok
+
+
+def test_the_last_known_lag_is_the_latest_not_the_worst(world: World) -> None:
+    cw = world.clients.cloudwatch
+    for minutes_ago, lag_ms in ((10, 900_000), (2, 500)):
+        cw.put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "AuroraGlobalDBReplicationLag",
+                    "Dimensions": [{"Name": "DBClusterIdentifier", "Value": "trading-prod-db"}],
+                    "Timestamp": world.now - timedelta(minutes=minutes_ago),
+                    "Value": lag_ms,
+                    "Unit": "Milliseconds",
+                }
+            ],
+        )
+    checks = {c["name"]: c for c in world.report(RECOVERY, "unplanned")["checks"]}
+    assert checks["last_known_lag"]["ok"] is True, checks["last_known_lag"]
+
+
+def test_unknown_lag_is_refused_without_the_flag(world: World) -> None:
+    world.settings = replace(world.settings, db_cluster_id="no-metrics-for-this-one")
+    refused = {c["name"]: c for c in world.report(RECOVERY, "unplanned")["checks"]}
+    assert refused["last_known_lag"]["ok"] is False
+    assert "so the loss is unknown" in refused["last_known_lag"]["detail"]
+    accepted = world.report(RECOVERY, "unplanned", accept_data_loss=True)
+    assert "last_known_lag" not in accepted["failed"]
+
+
+def test_the_handler_accepts_only_a_json_true(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+
+    def spy(c: Clients, s: Settings, scope: str, mode: str | None, **kwargs: Any) -> Any:
+        seen.append(kwargs["accept_data_loss"])
+        return readiness(c, s, scope, mode, **kwargs)
+
+    monkeypatch.setattr(validator_handler, "readiness", spy)
+    monkeypatch.setattr(validator_handler, "_clients", world.clients)
+    monkeypatch.setattr(Settings, "from_environ", lambda env: world.settings)
+    for flag in (True, "true", 1, None):
+        validator_handler.handler(
+            {
+                "action": "readiness",
+                "scope": RECOVERY,
+                "mode": "unplanned",
+                "accept_data_loss": flag,
+            },
+            None,
+        )
+    assert seen == [True, False, False, False]
+
+
+# -- the fence publisher -----------------------------------------------------------------
+
+
+def _fence_datapoints(world: World) -> list[float]:
+    stats = world.clients.cloudwatch.get_metric_statistics(
+        Namespace="TradingDR/Fence",
+        MetricName="PeerFenced",
+        Dimensions=[
+            {"Name": "Environment", "Value": "prod"},
+            {"Name": "FencedRegion", "Value": PEER},
+        ],
+        StartTime=world.now - timedelta(minutes=10),
+        EndTime=world.now + timedelta(minutes=10),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return [p["Maximum"] for p in stats["Datapoints"]]
+
+
+@pytest.mark.parametrize(
+    ("value", "published"),
+    [(None, 0.0), ("fenced", 1.0), ("released", 0.0), ("garbage", 0.0)],
+    ids=["never-set", "fenced", "released", "unknown-value"],
+)
+def test_the_fence_parameter_is_republished_as_a_metric(
+    world: World, value: str | None, published: float
+) -> None:
+    if value is not None:
+        world.clients.ssm.put_parameter(Name=FENCE, Value=value, Type="String")
+    result = publish_fence(world.clients.cloudwatch, world.clients.ssm, world.settings)
+    assert result == {"parameter": FENCE, "value": value, "fenced": published == 1.0}
+    assert _fence_datapoints(world) == [published]
+
+
+def test_the_probe_action_republishes_the_fence_first(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.clients.ssm.put_parameter(Name=FENCE, Value="fenced", Type="String")
+    monkeypatch.setattr(validator_handler, "_clients", world.clients)
+    monkeypatch.setattr(Settings, "from_environ", lambda env: world.settings)
+    monkeypatch.setattr(validator_handler, "fetch", lambda url: 0)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    result = validator_handler.handler({"action": "probe"}, None)
+    assert result["fence"]["fenced"] is True
+    assert _fence_datapoints(world) == [1.0]

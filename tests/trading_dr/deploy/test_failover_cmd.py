@@ -97,10 +97,6 @@ def build_world(server: LocalAws, files: dict[str, bytes]) -> str:
     )["FunctionArn"]  # fmt: skip
     topic = client(server, "sns", SECONDARY).create_topic(Name="trading-prod-alarms")["TopicArn"]
     template = yaml.safe_load(files["templates/secondary.yaml"])["Resources"]
-    alarm = template["FenceAlarm"]["Properties"]
-    client(server, "cloudwatch", SECONDARY).put_metric_alarm(
-        **{k: v for k, v in alarm.items() if k not in {"AlarmActions", "OKActions"}}
-    )
     machine = template["FailoverStateMachine"]["Properties"]
     definition = failover.substitute(
         machine["Definition"],
@@ -109,7 +105,10 @@ def build_world(server: LocalAws, files: dict[str, bytes]) -> str:
             "GlobalClusterId": GLOBAL_ID,
             "TargetClusterArn": secondary,
             "TopicArn": topic,
-            "FenceAlarmName": alarm["AlarmName"],
+            **{
+                name: machine["DefinitionSubstitutions"][name]
+                for name in ("FenceParameter", "LockParameter")
+            },
         },
     )
     client(server, "stepfunctions", SECONDARY).create_state_machine(
@@ -192,6 +191,61 @@ def test_failed_promotion_exits_1_with_state_and_cause(
         line.split()[1:3] == ["entered", "NotifyFailure"] for line in result.stdout.splitlines()
     )
     assert control.writer_arn(GLOBAL_ID) != secondary
+
+
+def test_release_lifts_the_fence_without_confirmation(
+    world: tuple[LocalAws, FailoverControl, str],
+) -> None:
+    server, control, _ = world
+    fence = "/trading/prod/secondary/failover/fence"
+    ssm = client(server, "ssm", SECONDARY)
+    ssm.put_parameter(Name=fence, Value=failover.FENCE_SET, Type="String")
+
+    result = invoke(server, "failover", "--release")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith(
+        "fence of us-east-1 released; us-east-1 takes traffic when healthy"
+    )
+    assert ssm.get_parameter(Name=fence)["Parameter"]["Value"] == failover.FENCE_RELEASED
+    assert control.calls == []
+
+
+def test_accept_data_loss_reaches_the_workflow(
+    world: tuple[LocalAws, FailoverControl, str],
+) -> None:
+    server, control, _ = world
+    control.queue_lambda_result(SECONDARY, READY)
+    control.queue_lambda_result(SECONDARY, SERVING)
+
+    result = invoke(server, "failover", "--yes", "--accept-data-loss", "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    sfn = client(server, "stepfunctions", SECONDARY)
+    arn = json.loads(result.stdout[result.stdout.index("{") :])["execution_arn"]
+    assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == {
+        "mode": "unplanned",
+        "trigger": "trading-dr-cli",
+        "accept_data_loss": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--release", "--drill"),
+        ("--drill", "--accept-data-loss"),
+        ("--release", "--accept-data-loss"),
+    ],
+)
+def test_conflicting_flags_are_usage_errors(
+    world: tuple[LocalAws, FailoverControl, str], args: tuple[str, ...]
+) -> None:
+    server, control, _ = world
+    result = invoke(server, "failover", *args)
+    assert result.exit_code == 2, result.output
+    assert "fix:" in result.stderr
+    assert control.calls == []
 
 
 def test_state_machine_is_found_from_the_stack_outputs_first(
