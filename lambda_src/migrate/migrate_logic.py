@@ -1,8 +1,11 @@
 """Apply the reviewed SQL files in migrations/ in order, once each, under an advisory lock.
 
-Rules for migration files: named NNNN_description.sql, never edited once applied (the
-checksum is recorded and compared), and without their own BEGIN/COMMIT: each file runs in
-one transaction together with its schema_migrations row, so it applies wholly or not at all.
+Rules for migration files, each enforced here with an error naming the file and the fix:
+named NNNN_description.sql; never edited once applied (the checksum is recorded and
+compared); numbered above every applied one (a file added below would apply out of order);
+and without transaction control statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...): each
+file runs in one transaction together with its schema_migrations row, so it applies wholly
+or not at all.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sql_statements import SqlSyntaxError, transaction_control
 from trading_shared.db import Connection, transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -70,6 +74,32 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [migrations[v] for v in sorted(migrations)]
 
 
+def check_statements(migration: Migration) -> None:
+    """Refuse transaction control: the migrator's transaction around the file is what makes
+    it all or nothing (a COMMIT in the file would keep everything before it)."""
+    try:
+        found = transaction_control(migration.sql)
+    except SqlSyntaxError as exc:
+        raise MigrationError(f"error: {label(migration)}: {exc}; fix: close it") from exc
+    if found:
+        raise MigrationError(
+            f"error: {label(migration)} controls transactions ({'; '.join(found)}); "
+            "fix: remove them, each file runs in one transaction of its own"
+        )
+
+
+def check_order(migrations: list[Migration], recorded: dict[str, str]) -> None:
+    """Refuse a pending file numbered below an applied one: it was written against an older
+    schema and would apply after files that came later."""
+    latest = max(recorded, default="")
+    early = [label(m) for m in migrations if m.version not in recorded and m.version < latest]
+    if early:
+        raise MigrationError(
+            f"error: {', '.join(early)} numbered below {latest}, which is applied; "
+            f"fix: renumber after {latest} (files are applied in version order, once)"
+        )
+
+
 def action_of(event: object) -> str:
     """The event's action: "status" or "apply"; an empty or absent event means apply."""
     action = (event or {}).get("action", "apply") if isinstance(event, dict | None) else None
@@ -95,6 +125,9 @@ def status(conn: Connection, migrations: list[Migration]) -> dict[str, list[str]
     for migration in migrations:
         if recorded.get(migration.version, migration.checksum) != migration.checksum:
             raise MigrationError(f"{label(migration)} {EDITED}")
+        if migration.version not in recorded:
+            check_statements(migration)
+    check_order(migrations, recorded)
     return {
         "pending": [label(m) for m in migrations if m.version not in recorded],
         "applied": [label(m) for m in migrations if m.version in recorded],
@@ -108,6 +141,10 @@ def apply(conn: Connection, migrations: list[Migration]) -> Report:
     try:
         conn.run(CREATE_LEDGER)
         recorded = dict(conn.run("SELECT version, checksum FROM schema_migrations"))
+        for migration in migrations:
+            if migration.version not in recorded:
+                check_statements(migration)
+        check_order(migrations, recorded)
         for migration in migrations:
             name = label(migration)
             if migration.version in recorded:
@@ -124,7 +161,16 @@ def apply(conn: Connection, migrations: list[Migration]) -> Report:
 
 def _apply_one(conn: Connection, migration: Migration) -> None:
     with transaction(conn):
+        [[before]] = conn.run("SELECT pg_current_xact_id()::text")
         conn.run(migration.sql)  # no parameters: simple protocol, several statements allowed
+        # Belt and braces behind check_statements: the file must end in the transaction it
+        # began in, or part of it is committed already.
+        [[after]] = conn.run("SELECT pg_current_xact_id()::text")
+        if after != before:
+            raise MigrationError(
+                f"error: {label(migration)} ended the migrator's transaction; fix: remove "
+                "its transaction control (part of it may be committed: check the schema)"
+            )
         conn.run(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES (:v, :n, :c)",
             v=migration.version,

@@ -11,7 +11,15 @@ Outcomes per record:
 - already_stored: the same trade was stored before (a redelivery or a client retry);
 - rejected: can never succeed (unparsable, invalid, or a trade_id reused for a different
   trade); reported failed so that after maxReceiveCount SQS moves it to the DLQ;
-- failed: transient (database unreachable); reported failed so SQS delivers it again.
+- failed: transient (database unreachable); reported failed so SQS delivers it again;
+- unknown: the batch's statement reached the database but its answer did not, and the
+  database stayed unreachable: it may have committed. Reported failed (the redelivery finds
+  out), and audited under a key of its own (`unconfirmed_key`), never the outbox's.
+
+One audit object per key, saying what the database holds: the outbox object of a batch is
+the one its committed transaction wrote. A connection lost after the statement was sent is
+retried on a new connection; finding the batch's key in the outbox then means the first
+attempt committed, and its object stays as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -27,7 +35,13 @@ from uuid import UUID
 
 from pg8000.exceptions import DatabaseError
 from trading_shared.audit import AuditObject
-from trading_shared.db import Connection, ConnectionCache, sqlstate, transaction
+from trading_shared.db import (
+    Connection,
+    ConnectionCache,
+    is_connection_error,
+    sqlstate,
+    transaction,
+)
 from trading_shared.trade import (
     TRADE_FIELDS,
     OrderType,
@@ -49,6 +63,7 @@ class Outcome(StrEnum):
     ALREADY_STORED = "already_stored"
     REJECTED = "rejected"
     FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,7 @@ class RecordResult:
 
     @property
     def failed(self) -> bool:
-        return self.outcome in (Outcome.REJECTED, Outcome.FAILED)
+        return self.outcome in (Outcome.REJECTED, Outcome.FAILED, Outcome.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,14 @@ class StoreResult:
     inserted: set[str]
     existing: dict[str, Trade]  # stored earlier, as stored: compared to catch reused ids
     rejected: dict[str, str] = field(default_factory=dict)  # refused by the database
+    # The batch's audit object was already in the outbox: an earlier attempt (whose answer
+    # was lost) committed, and its journal call `committed_call` (0-based) is what it wrote.
+    committed_call: int | None = None
+
+
+class OutcomeUnknownError(Exception):
+    """The batch's statement reached the database and no answer came back: it may have
+    committed. The outbox key must not be written by anyone else then."""
 
 
 @dataclass(frozen=True)
@@ -168,12 +191,27 @@ def process_batch(
         return journaled[-1][1]
 
     try:
-        store.save(list(first.values()), journal)
-    except Exception as exc:  # reported per record and retried by SQS
+        stored = store.save(list(first.values()), journal)
+    except OutcomeUnknownError as exc:
+        # The outbox may hold this key's object already: this one goes under its own key.
+        results = classify(StoreResult(inserted=set(), existing={}), exc)
+        fallback = audit(results)
+        return BatchResult(
+            results, AuditObject(unconfirmed_key(fallback.key), fallback.body),
+            journaled=False, store_error=exc,
+        )  # fmt: skip
+    except Exception as exc:  # nothing reached the database: reported and retried by SQS
         results = classify(StoreResult(inserted=set(), existing={}), exc)
         return BatchResult(results, audit(results), journaled=False, store_error=exc)
-    results, audit_object = journaled[-1]
+    index = -1 if stored.committed_call is None else stored.committed_call
+    results, audit_object = journaled[index]
     return BatchResult(results, audit_object, journaled=True)
+
+
+def unconfirmed_key(key: str) -> str:
+    """Where the audit of a batch whose outcome is unknown goes: beside the outbox key,
+    never on it."""
+    return key.removesuffix(".jsonl") + ".unconfirmed.jsonl"
 
 
 def _outcome(
@@ -192,6 +230,8 @@ def _outcome(
     reference = stored.existing.get(tid, first[tid])
     if reference is not trade and trade.canonical() != reference.canonical():
         return result(Outcome.REJECTED, "trade_id already used for a different trade")
+    if isinstance(store_error, OutcomeUnknownError):
+        return result(Outcome.UNKNOWN, f"outcome unknown: {store_error}")
     if store_error is not None:
         return result(Outcome.FAILED, f"not stored: {describe(store_error)}")
     if tid in stored.rejected:
@@ -212,6 +252,10 @@ def _refused_row(exc: DatabaseError) -> bool:
     return (sqlstate(exc) or "").startswith(("22", "23"))
 
 
+class _CommittedEarlierError(Exception):
+    pass
+
+
 class TradeStore:
     """Writes a batch's trades and its audit object in one transaction on a kept connection:
     one multi-row INSERT per batch, then the audit object into the outbox."""
@@ -226,11 +270,50 @@ class TradeStore:
         )
 
     def save(self, trades: list[Trade], journal: Journal) -> StoreResult:
-        # The transaction is all or nothing, so ConnectionCache may rerun it on a fresh
-        # connection.
-        return self.connections.run(lambda conn: self._save(conn, trades, journal))
+        """Store the batch with its audit object. The transaction is all or nothing, so it
+        may run again on a new connection (ConnectionCache retries a kept one once; a lost
+        answer is retried here once more). Raises OutcomeUnknownError when a statement was
+        sent and no attempt got an answer."""
+        calls = 0
+        starts: list[int] = []  # journal calls made before each attempt
+        sent = False
+
+        def counted(stored: StoreResult) -> AuditObject:
+            nonlocal calls
+            calls += 1
+            return journal(stored)
+
+        def attempt(conn: Connection) -> StoreResult:
+            nonlocal sent
+            starts.append(calls)
+            sent = True
+            return self._save(conn, trades, counted)
+
+        try:
+            try:
+                stored = self.connections.run(attempt)
+            except Exception as exc:
+                if not (sent and is_connection_error(exc)):
+                    raise
+                stored = self.connections.run(attempt)
+        except Exception as exc:
+            if sent and is_connection_error(exc):
+                raise OutcomeUnknownError(
+                    f"the database did not answer after the batch was sent ({describe(exc)})"
+                ) from exc
+            raise
+        if stored.committed_call is not None:
+            # The attempt before this one committed; its last journal call is its object.
+            return replace(stored, committed_call=starts[-1] - 1)
+        return stored
 
     def _save(self, conn: Connection, trades: list[Trade], journal: Journal) -> StoreResult:
+        try:
+            return self._save_once(conn, trades, journal)
+        except _CommittedEarlierError:
+            return StoreResult(inserted=set(), existing={}, committed_call=-1)
+
+    def _save_once(self, conn: Connection, trades: list[Trade], journal: Journal) -> StoreResult:
         if 0 < len(trades) <= MAX_ROWS_PER_STATEMENT:
             try:
                 return self._all_new(conn, trades, journal)
@@ -275,7 +358,11 @@ class TradeStore:
             others = [t.trade_id for t in trades if t.trade_id not in inserted | rejected.keys()]
             stored = StoreResult(inserted, self._existing(conn, others), rejected)
             audit = journal(stored)
-            self._statement(conn, "outbox", lambda: OUTBOX_SQL).run(key=audit.key, body=audit.body)
+            conn.run(OUTBOX_SQL, key=audit.key, body=audit.body)
+            if conn.row_count == 0:
+                # This batch's key is taken: an earlier attempt committed. Undo this one
+                # (it changed nothing: its trades were all there) and keep that object.
+                raise _CommittedEarlierError
         return stored
 
     def _insert_each(

@@ -2,7 +2,8 @@
 
 Scheduled every minute (EventBridge). Publishes how many objects it shipped, how many wait
 and how long the oldest has waited (alarmed); raises when a put failed, so the failure
-shows in the function's error rate too. The objects that failed stay in the outbox.
+shows in the function's error rate too (its alarm), after the run has shipped everything
+else. The objects that failed stay in the outbox, their age alarmed.
 """
 
 from __future__ import annotations

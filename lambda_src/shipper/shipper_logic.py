@@ -63,11 +63,13 @@ def ship(
     time_left: Callable[[], bool],
 ) -> ShipReport:
     """Drain the outbox oldest first, `batch_size` objects per transaction, while
-    `time_left()` holds and every put succeeds; then measure what is left."""
+    `time_left()` holds; then measure what is left. An object whose put fails stays in the
+    outbox and is skipped for the rest of this run, so one bad object never holds up the
+    others (the handler alarms on it; the next run tries it again)."""
     report = ShipReport()
     while True:
         full = _round(conn, put, batch_size, pool, report)
-        if report.state is not State.SHIPPED or not full or report.failed or not time_left():
+        if report.state is not State.SHIPPED or not full or not time_left():
             break
     if report.state is not State.READ_ONLY:
         [[waiting, oldest]] = conn.run(
@@ -79,8 +81,8 @@ def ship(
 
 
 def _round(conn: Connection, put: Put, batch_size: int, pool: Executor, report: ShipReport) -> bool:
-    """One transaction: lock, read up to `batch_size` objects, put them in parallel, delete
-    those put. True when the page was full (more may be waiting)."""
+    """One transaction: lock, read up to `batch_size` objects not failed yet in this run, put
+    them in parallel, delete those put. True when the page was full (more may be waiting)."""
     with transaction(conn):
         [[read_only, locked]] = conn.run(
             "SELECT current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery(), "
@@ -91,9 +93,11 @@ def _round(conn: Connection, put: Put, batch_size: int, pool: Executor, report: 
             report.state = State.READ_ONLY if read_only else State.BUSY
             return False
         rows = conn.run(
-            "SELECT object_key, body FROM audit_outbox ORDER BY created_at, object_key LIMIT :n",
-            n=batch_size,
-        )
+            "SELECT object_key, body FROM audit_outbox"
+            " WHERE NOT object_key = ANY(CAST(:skip AS text[]))"
+            " ORDER BY created_at, object_key LIMIT :n",
+            skip=sorted(report.failed), n=batch_size,
+        )  # fmt: skip
         objects = [AuditObject(key, bytes(body)) for key, body in rows]
         errors = list(pool.map(lambda audit: _put(put, audit), objects))
         done = [o.key for o, error in zip(objects, errors, strict=True) if error is None]

@@ -35,6 +35,9 @@ class Connection(Protocol):
 
     def close(self) -> None: ...
 
+    @property
+    def row_count(self) -> int: ...  # rows the last run() statement touched
+
 
 class SecretsClient(Protocol):
     def get_secret_value(

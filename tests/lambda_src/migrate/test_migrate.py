@@ -161,6 +161,129 @@ def test_files_apply_in_version_order_each_in_its_own_transaction(
     conn.close()
 
 
+def test_a_commit_in_a_file_is_refused_before_anything_runs(
+    postgres: PostgresServer, empty_db: str, tmp_path: Path
+) -> None:
+    # GIVEN a file that commits half-way and then fails (issue 12, defect 8: its table
+    # stayed without a ledger row, and the re-run failed with "relation already exists")
+    migrations = write(
+        tmp_path, {"0001_half.sql": "CREATE TABLE t (id int);\nCOMMIT;\nSELECT no_such_function();"}
+    )
+    conn = postgres.connect(empty_db)
+
+    # WHEN it is applied, or its status read, THEN both refuse naming the statement and the fix
+    for run in (migrate_logic.apply, migrate_logic.status):
+        with pytest.raises(
+            migrate_logic.MigrationError,
+            match=r"0001_half controls transactions \(COMMIT\).*fix: remove",
+        ):
+            run(conn, migrations)
+
+    # AND nothing of it was applied
+    assert "t" not in tables(postgres, empty_db)
+    assert conn.run("SELECT count(*) FROM schema_migrations") == [[0]]
+    conn.close()
+
+
+TRANSACTION_CONTROL = {
+    "BEGIN": "BEGIN;",
+    "begin work": "begin work;",
+    "START TRANSACTION": "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
+    "COMMIT": "COMMIT;",
+    "END": "END;",
+    "ROLLBACK": "ROLLBACK;",
+    "ABORT": "abort;",
+    "SAVEPOINT": "SAVEPOINT s;",
+    "RELEASE": "RELEASE SAVEPOINT s;",
+    "ROLLBACK TO": "ROLLBACK TO SAVEPOINT s;",
+    "PREPARE TRANSACTION": "PREPARE TRANSACTION 'x';",
+    "COMMIT PREPARED": "COMMIT PREPARED 'x';",
+    "SET TRANSACTION": "SET TRANSACTION READ WRITE;",
+    "after a comment": "/* a /* nested */ comment */ COMMIT;",
+    "after a line comment": "-- comment\nCOMMIT",
+    "last, without a semicolon": "SELECT 1; commit",
+}
+
+
+@pytest.mark.parametrize("sql", TRANSACTION_CONTROL.values(), ids=TRANSACTION_CONTROL.keys())
+def test_transaction_control_is_refused(tmp_path: Path, sql: str) -> None:
+    # GIVEN a file with a transaction control statement
+    [migration] = write(tmp_path, {"0001_x.sql": f"CREATE TABLE t ();\n{sql}\n"})
+
+    # WHEN it is checked, THEN it is refused
+    with pytest.raises(migrate_logic.MigrationError, match="controls transactions"):
+        migrate_logic.check_statements(migration)
+
+
+NOT_TRANSACTION_CONTROL = {
+    "words in a string": "INSERT INTO t VALUES ('COMMIT; BEGIN');",
+    "quote-escaped string": "SELECT 'it''s; COMMIT';",
+    "escape string": "SELECT E'it\\'s; COMMIT';",
+    "a quoted identifier": 'CREATE TABLE "commit;begin" ();',
+    "PL/pgSQL block": "DO $$ BEGIN PERFORM 1; END $$;",
+    "tagged body": "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $f$ BEGIN RETURN 1; END $f$;",
+    "comments": "-- COMMIT;\n/* ROLLBACK; */ SELECT 1;",
+    "columns named like keywords": "CREATE TABLE t (begin_at timestamptz, ends int);",
+}
+
+
+@pytest.mark.parametrize(
+    "sql", NOT_TRANSACTION_CONTROL.values(), ids=NOT_TRANSACTION_CONTROL.keys()
+)
+def test_keywords_inside_quotes_bodies_and_comments_are_allowed(tmp_path: Path, sql: str) -> None:
+    # GIVEN a file whose transaction keywords are only in text, bodies or comments
+    [migration] = write(tmp_path, {"0001_x.sql": sql})
+
+    # WHEN it is checked, THEN it passes
+    migrate_logic.check_statements(migration)
+
+
+def test_shipped_migrations_control_no_transactions() -> None:
+    for migration in migrate_logic.discover():
+        migrate_logic.check_statements(migration)
+
+
+def test_a_file_numbered_below_an_applied_one_is_refused(
+    postgres: PostgresServer, empty_db: str, tmp_path: Path
+) -> None:
+    # GIVEN 0001 and 0003 applied, then a 0002 added (issue 12, defect 8: applied silently,
+    # out of order)
+    conn = postgres.connect(empty_db)
+    migrate_logic.apply(conn, write(tmp_path, {"0001_a.sql": "CREATE TABLE a ();",
+                                               "0003_c.sql": "CREATE TABLE c ();"}))  # fmt: skip
+    later = write(
+        tmp_path, {"0002_b.sql": "CREATE TABLE b ();", "0004_d.sql": "CREATE TABLE d ();"}
+    )
+
+    # WHEN migrations run or their status is read, THEN both refuse naming the file
+    for run in (migrate_logic.apply, migrate_logic.status):
+        with pytest.raises(
+            migrate_logic.MigrationError, match=r"0002_b numbered below 0003.*fix: renumber"
+        ):
+            run(conn, later)
+
+    # AND nothing was applied, not even the well-numbered 0004
+    assert tables(postgres, empty_db) == {"a", "c", "schema_migrations"}
+    conn.close()
+
+
+def test_a_file_that_escapes_the_check_still_cannot_half_apply(
+    postgres: PostgresServer, empty_db: str
+) -> None:
+    # GIVEN a migration that commits in a way the statement check does not see (PL/pgSQL
+    # transaction control inside a DO body)
+    migration = migrate_logic.Migration(
+        "0001", "sneaky", "CREATE TABLE t (); DO $$ BEGIN COMMIT; END $$;"
+    )
+    conn = postgres.connect(empty_db)
+
+    # WHEN it is applied, THEN it fails and leaves nothing behind
+    with pytest.raises(Exception, match="transaction"):
+        migrate_logic.apply(conn, [migration])
+    assert tables(postgres, empty_db) == {"schema_migrations"}
+    conn.close()
+
+
 def test_edited_migration_is_refused(
     postgres: PostgresServer, empty_db: str, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ import pytest
 import shipper_logic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg8000.exceptions import InterfaceError
 from trading_shared.audit import AuditObject, put_audit_object
 from trading_shared.trade import trade_from_message
 
@@ -78,6 +79,16 @@ class Processor:
         keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
         return [[json.loads(line) for line in self._text(key).splitlines()] for key in keys]
 
+    def keys(self) -> list[str]:
+        return sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+    def versions(self) -> dict[str, int]:
+        """How many versions each key of the bucket has."""
+        counts: dict[str, int] = {}
+        for v in self.s3.list_object_versions(Bucket=BUCKET).get("Versions", []):
+            counts[v["Key"]] = counts.get(v["Key"], 0) + 1
+        return counts
+
     def _text(self, key: str) -> str:
         text: str = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
         return text
@@ -98,6 +109,8 @@ def processor(
     )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
+    # Versioned, as the audit bucket is (Object Lock): an overwrite shows as a second version.
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     for name, value in {
         "DB_HOST": database.server.host,
         "DB_PORT": str(database.server.port),
@@ -317,10 +330,12 @@ def test_database_going_away_mid_batch_reports_the_batch_and_redelivery_stores_i
         finally:
             server.start()
 
-    # THEN every record is reported (none was written) ...
+    # THEN every record is reported (none was written); the batch had been sent when the
+    # server went, so its audit says "unknown", under a key the outbox never uses ...
     assert failed == ids(event, 0, 1, 2, 3, 4, 5)
     assert len(processor.rows()) == 1
-    assert [line["outcome"] for line in processor.audits()[1]] == ["failed"] * 5 + ["rejected"]
+    assert [line["outcome"] for line in processor.audits()[1]] == ["unknown"] * 5 + ["rejected"]
+    assert processor.keys()[1].endswith(".unconfirmed.jsonl")
 
     # ... and when SQS redelivers them, once the server is back, each is stored once
     retry = {"Records": event["Records"][:5] + event["Records"][:2]}
@@ -477,13 +492,89 @@ def test_a_retried_transaction_keeps_the_audit_object_that_committed_first(
     # WHEN the same transaction runs again with the same key
     second = processor.store.save([trade], journal(b"second\n"))
 
-    # THEN the trade is stored once, and the outbox keeps the object that said "stored"
+    # THEN the trade is stored once, the second run says an earlier one committed, and the
+    # outbox keeps the object that said "stored"
     assert first.inserted == {trade.trade_id}
-    assert second.inserted == set()
-    assert trade.trade_id in second.existing
+    assert first.committed_call is None
+    assert second.committed_call is not None
     assert len(processor.rows()) == 2
     processor.ship()
     assert processor._text(key) == "first\n"
+
+
+def _lose_the_answer_once(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch, *, database_stays_away: bool
+) -> list[bool]:
+    """The batch's statement commits, then its connection drops before the answer arrives
+    (and, if asked, no new connection can be opened until the returned list is cleared)."""
+    rt = processor_handler.runtime()
+    all_new = processor_logic.TradeStore._all_new
+    connect = rt.store.connections._connect
+    lost: list[bool] = []
+
+    def commit_then_drop(self: Any, conn: Any, trades: Any, journal: Any) -> Any:
+        result = all_new(self, conn, trades, journal)
+        if not lost:
+            lost.append(True)
+            conn.close()
+            raise InterfaceError("network error")
+        return result
+
+    def refuse() -> Any:
+        if lost and database_stays_away:
+            raise InterfaceError("cannot connect: network unreachable")
+        return connect()
+
+    monkeypatch.setattr(processor_logic.TradeStore, "_all_new", commit_then_drop)
+    monkeypatch.setattr(rt.store.connections, "_connect", refuse)
+    return lost
+
+
+def test_a_commit_whose_answer_is_lost_keeps_one_audit_object(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a batch whose statement commits and whose connection then drops (issue 12,
+    # defect 6: the batch was reported failed and audited "failed" under the outbox's key)
+    _lose_the_answer_once(processor, monkeypatch, database_stays_away=False)
+    event = sqs_event([body_of(message()) for _ in range(3)])
+
+    # WHEN it is processed
+    failed = processor.invoke(event)
+
+    # THEN the retry finds the first attempt committed: nothing is reported, and the one
+    # audit object (one version) says what the database holds
+    assert failed == []
+    assert len(processor.rows()) == 3
+    assert [line["outcome"] for line in processor.audits()[0]] == ["stored"] * 3
+    assert list(processor.versions().values()) == [1]
+
+
+def test_a_lost_answer_with_the_database_gone_is_audited_apart(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a batch whose statement commits, then the database cannot be reached at all
+    down = _lose_the_answer_once(processor, monkeypatch, database_stays_away=True)
+    event = sqs_event([body_of(message()) for _ in range(3)])
+
+    # WHEN it is processed and later the shipper runs
+    failed = processor.invoke(event)
+    audits = processor.audits()
+
+    # THEN every record is redelivered; the outbox's object says "stored" (it committed) and
+    # the processor's own says "unknown" under another key: no key holds two versions
+    assert failed == ids(event, 0, 1, 2)
+    assert len(processor.rows()) == 3
+    [committed, unconfirmed] = processor.keys()
+    assert unconfirmed == processor_logic.unconfirmed_key(committed)
+    assert [[line["outcome"] for line in audit] for audit in audits] == [
+        ["stored"] * 3,
+        ["unknown"] * 3,
+    ]
+    assert set(processor.versions().values()) == {1}
+
+    # ... and the redelivery, once the database is back, finds them stored
+    down.clear()
+    assert processor.invoke(event) == []
 
 
 @settings(max_examples=200, deadline=None)

@@ -141,6 +141,33 @@ def test_a_failed_put_keeps_its_object_and_the_rest_still_ship(outbox: Outbox) -
     assert outbox.waiting() == []
 
 
+def test_a_failing_oldest_object_does_not_hold_up_the_rest(outbox: Outbox) -> None:
+    # GIVEN 452 waiting objects, the oldest of which S3 keeps refusing (issue 12, defect 7:
+    # each run then shipped 49 and stopped)
+    [bad] = outbox.add(1, age_s=300)
+    others = outbox.add(451, age_s=60)
+    calls: dict[str, int] = {}
+
+    def put(audit: AuditObject) -> None:
+        calls[audit.key] = calls.get(audit.key, 0) + 1
+        if audit.key == bad.key:
+            raise ConnectionError("S3 refuses this object")
+        put_audit_object(outbox.s3, BUCKET, audit)
+
+    # WHEN one run with time to spare ships pages of 50
+    report = outbox.ship(put, batch_size=50)
+
+    # THEN everything else is shipped in that run, the bad object is tried once, skipped,
+    # kept and reported (the handler alarms on it)
+    assert len(report.shipped) == 451
+    assert set(outbox.bucket()) == {o.key for o in others}
+    assert calls[bad.key] == 1
+    assert report.failed == {bad.key: "ConnectionError: S3 refuses this object"}
+    assert outbox.waiting() == [bad.key]
+    assert report.waiting == 1
+    assert report.oldest_age_s >= 300
+
+
 def test_a_lost_delete_puts_the_same_object_again(outbox: Outbox) -> None:
     # GIVEN objects put into the bucket whose DELETE never reached the database
     objects = outbox.add(2)
