@@ -4,6 +4,12 @@ botocore's own retries are off (total_max_attempts=1): `retry.call` retries what
 retry, with the operation id kept, and every attempt is counted (`CallCounter`), which
 the benchmark reports. A client for another account assumes that account's StackSet
 execution role, the one role StackSets already requires there.
+
+STS is always called at a regional endpoint (`sts.<region>.amazonaws.com`), never the
+global one, whatever the user's `sts_regional_endpoints` setting: `sts_region` (default
+the session's region) says which. The failover command sets it to the recovery region,
+so that a command run during an outage of the primary region reaches only the
+recovery region (AWS STS Regions and endpoints, IAM User Guide).
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ def json_body(params: Any) -> Any:
         return None
 
 
+def regional_sts_url(region: str) -> str:
+    """STS's endpoint in `region` (the global endpoint is served from us-east-1 for
+    callers configured with the legacy setting, and is not wanted during its outage)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://sts.{region}.{suffix}"
+
+
 class Clients:
     """Cached boto3 clients; `endpoint_url` points every service at one endpoint (local)."""
 
@@ -66,13 +79,16 @@ class Clients:
         endpoint_url: str | None = None,
         counter: CallCounter | None = None,
         local_account: str | None = None,
+        sts_region: str | None = None,
     ) -> None:
         self.session = session
+        self.sts_region = sts_region or session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
         self.counter = counter or CallCounter()
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._sessions: dict[str, boto3.Session] = {}
         self._account: str | None = None
+        self._partition = "aws"
         # The local AWS (moto) takes the caller's account from this header: the deployer
         # then acts from the environment's first account, as a single-account setup does.
         self._local_account = local_account
@@ -87,10 +103,13 @@ class Clients:
         key = (account, region, service)
         if key not in self._clients:
             session = self._session_for(account)
+            endpoint_url = self.endpoint_url
+            if endpoint_url is None and service == "sts":
+                endpoint_url = regional_sts_url(region)
             client = session.client(
                 service,  # type: ignore[call-overload]
                 region_name=region,
-                endpoint_url=self.endpoint_url,
+                endpoint_url=endpoint_url,
                 config=self._config,
             )
             client.meta.events.register("before-call.*.*", self.counter)
@@ -103,14 +122,21 @@ class Clients:
         if self._account is None:
             sts = self.session.client(
                 "sts",
-                endpoint_url=self.endpoint_url,
+                endpoint_url=self.endpoint_url or regional_sts_url(self.sts_region),
                 config=self._config,
-                region_name=self.session.region_name or "us-east-1",
+                region_name=self.sts_region,
             )
             sts.meta.events.register("before-call.*.*", self.counter)
             self._mark_local(sts)
-            self._account = str(sts.get_caller_identity()["Account"])
+            identity = sts.get_caller_identity()
+            self._account = str(identity["Account"])
+            self._partition = str(identity.get("Arn", "arn:aws:")).split(":")[1] or "aws"
         return self._account
+
+    def partition(self) -> str:
+        """The caller's partition (aws, aws-cn, aws-us-gov), from its identity's ARN."""
+        self.caller_account()
+        return self._partition
 
     def _mark_local(self, client: Any) -> None:
         account = self._local_account
@@ -126,7 +152,7 @@ class Clients:
         if account == self.caller_account():
             return self.session
         if account not in self._sessions:
-            sts = self.client("sts", self.session.region_name or "us-east-1")
+            sts = self.client("sts", self.sts_region)
             credentials = sts.assume_role(
                 RoleArn=f"arn:aws:iam::{account}:role/{EXECUTION_ROLE}",
                 RoleSessionName="trading-dr-deployer",

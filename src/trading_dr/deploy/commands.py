@@ -217,7 +217,9 @@ def _read_tree(directory: Path, env: Any) -> dict[str, bytes]:
 
 
 @contextmanager
-def deployment(opts: Options) -> Iterator[Any]:
+def deployment(opts: Options, region_of: Callable[[Any], str] | None = None) -> Iterator[Any]:
+    """The command's Deployment. `region_of(env)`: the one region whose endpoints a
+    command that must survive the other region's outage uses (session, STS)."""
     import boto3
 
     from trading_dr.deploy.aws import Clients
@@ -230,7 +232,8 @@ def deployment(opts: Options) -> Iterator[Any]:
     endpoint_url = check_endpoint_url(opts.endpoint_url) if opts.endpoint_url else None
     files = _read_tree(opts.from_dir, env) if opts.from_dir else dict(render_environment(env).files)
     local = None
-    session_kwargs: dict[str, Any] = {"region_name": env.primary.region}
+    home = region_of(env) if region_of else env.primary.region
+    session_kwargs: dict[str, Any] = {"region_name": home}
     if opts.local:
         from trading_dr.local_aws.server import LOCAL_CREDENTIALS, LocalAws
 
@@ -243,7 +246,12 @@ def deployment(opts: Options) -> Iterator[Any]:
     progress = make_progress(sys.stdout if opts.output == "text" else sys.stderr)
     try:
         session = boto3.Session(**session_kwargs)
-        clients = Clients(session, endpoint_url, local_account=env.accounts[0] if local else None)
+        clients = Clients(
+            session,
+            endpoint_url,
+            local_account=env.accounts[0] if local else None,
+            sts_region=home,
+        )
         yield Deployment(env, files, clients, Pacing(), progress)
     finally:
         progress.close()
@@ -362,13 +370,25 @@ def bootstrap_command(**kwargs: Any) -> None:
 
 @click.command("status")
 @common_options
-def status_command(**kwargs: Any) -> None:
+@click.option(
+    "--region",
+    "region",
+    default=None,
+    metavar="REGION",
+    help="Only this region, from its own endpoints (works while the other region is down).",
+)
+def status_command(region: str | None, **kwargs: Any) -> None:
     """Stack sets, their instances and statuses, and the last operation."""
     opts = Options(**kwargs)
 
     def action() -> None:
-        from trading_dr.deploy.status import status
+        from trading_dr.deploy.status import regional_status, status
 
+        if region is not None:
+            with deployment(opts, lambda env: region) as dep:
+                found = regional_status(dep, region)
+            _print_regional_status(opts, found)
+            return
         with deployment(opts) as dep:
             rows = status(dep)
         if opts.output == "json":
@@ -387,6 +407,19 @@ def status_command(**kwargs: Any) -> None:
                 )
 
     run(opts, action)
+
+
+def _print_regional_status(opts: Options, found: dict[str, Any]) -> None:
+    if opts.output == "json":
+        click.echo(json.dumps(found, indent=2, default=str))
+        return
+    click.echo(f"{found['region']} (account {found['account']}), from its own endpoints:")
+    for stack in found["stacks"] or [{"stack": "no stacks of this environment", "status": ""}]:
+        click.echo(f"    {stack['stack']} {stack['status']} {stack.get('reason', '')}".rstrip())
+    workflow = found["failover_workflow"]
+    click.echo(f"    failover workflow {workflow['name']} {workflow['status']}")
+    for execution in workflow["executions"]:
+        click.echo(f"        {execution['started']} {execution['name']} {execution['status']}")
 
 
 @click.command("destroy")
@@ -536,7 +569,12 @@ def failover_command(
 
     def action() -> None:
         from trading_dr.config import Role
-        from trading_dr.deploy.failover_cmd import find_state_machine, follow, start
+        from trading_dr.deploy.failover_cmd import (
+            find_state_machine,
+            follow,
+            recovery_region,
+            start,
+        )
 
         if release and drill:
             raise UsageError("--release and --drill exclude each other; fix: pass one of them")
@@ -546,7 +584,7 @@ def failover_command(
                 "or drop --drill/--release"
             )
         mode = "release" if release else "planned" if drill else "unplanned"
-        with deployment(opts) as dep:
+        with deployment(opts, lambda env: recovery_region(env, Role(to_role))) as dep:
             machine = find_state_machine(dep, Role(to_role))
             if mode == "unplanned" and not opts.yes:
                 question = (

@@ -2,8 +2,10 @@
 
 The workflow (Step Functions, see trading_dr/failover.py) always moves the writer to its
 own region, so the region chosen (`--to`, default the secondary) is the recovery region.
-Its state machine is found from that region's stack outputs (`FailoverStateMachineArn`)
-or, when the stack cannot be read, by its name `trading-<env>-failover` in the region.
+The command calls only that region's endpoints, as it must work while the other region
+is down: regional STS for the account, the state machine by its deterministic ARN
+(`trading-<env>-failover` in that region and account), never the StackSets
+administration region (`Deployment.clients` is made with `sts_region` = that region).
 
 Input `{"mode": "planned"}` for a drill (switchover, no data loss), `"unplanned"`
 (failover with AllowDataLoss; `"accept_data_loss": true` with --accept-data-loss) or
@@ -25,13 +27,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from trading_dr.config import Role
+from trading_dr.config import Environment, Role
+from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.plan import stages
 from trading_dr.deploy.retry import call, error_code
-from trading_dr.deploy.rollout import Deployment, Rollout
+from trading_dr.deploy.rollout import Deployment
 from trading_dr.errors import OperationFailedError
 
-OUTPUT_KEY = "FailoverStateMachineArn"
 END_EVENTS = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 )
@@ -46,33 +48,43 @@ def _account_of(arn: str) -> str:
     return arn.split(":")[4]
 
 
+def recovery_region(env: Environment, role: Role) -> str:
+    """The region the writer moves to: `role`'s region."""
+    return next(s.region for s in stages(env) if s.role is role)
+
+
+def state_machine_arn(clients: Clients, region: str, suffix: str) -> str:
+    """The workflow's ARN in `region`, from its deterministic name and the caller's
+    account (regional STS) alone."""
+    return (
+        f"arn:{clients.partition()}:states:{region}:{clients.caller_account()}:"
+        f"stateMachine:{state_machine_name(suffix)}"
+    )
+
+
 def find_state_machine(dep: Deployment, role: Role) -> str:
-    """The ARN of the workflow in `role`'s region: stack outputs first, then by name."""
-    region = next(s.region for s in stages(dep.env) if s.role is role)
+    """The ARN of the workflow in `role`'s region, by its deterministic name.
+
+    Only that region's endpoints are used (STS there for the account, then
+    DescribeStateMachine there): the stack outputs would need the StackSets
+    administration region, which is the region that failed in the case this exists for.
+    """
+    region = recovery_region(dep.env, role)
+    clients = dep.clients
+    name = state_machine_name(dep.env.suffix)
+    arn = state_machine_arn(clients, region, dep.env.suffix)
+    sfn = clients.client("stepfunctions", region)
     try:
-        outputs = Rollout(dep).outputs_of(role, dep.env.accounts[0], planning=False)
+        call(dep.pacing, sfn.describe_state_machine, stateMachineArn=arn)
     except ClientError as exc:
-        if error_code(exc) not in {"AccessDenied", "AccessDeniedException"}:
+        if error_code(exc) != "StateMachineDoesNotExist":
             raise
-        outputs = None  # e.g. no rights on the StackSet admin side: look it up by name
-    if outputs and outputs.get(OUTPUT_KEY):
-        return outputs[OUTPUT_KEY]
-    wanted = state_machine_name(dep.env.suffix)
-    sfn = dep.clients.client("stepfunctions", region)
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"nextToken": token} if token else {}
-        page = call(dep.pacing, sfn.list_state_machines, **kwargs)
-        for machine in page.get("stateMachines", []):
-            if machine["name"] == wanted:
-                return str(machine["stateMachineArn"])
-        token = page.get("nextToken")
-        if not token:
-            raise OperationFailedError(
-                f"no failover workflow in {region}: the {role.value} stack has no output "
-                f"{OUTPUT_KEY} and no state machine is named {wanted}; fix: deploy first "
-                "(trading-dr deploy), or check --env and the account"
-            )
+        raise OperationFailedError(
+            f"no failover workflow in {region}: no state machine named {name} in account "
+            f"{clients.caller_account()}; fix: deploy first (trading-dr deploy), or check "
+            "--env and the credentials' account"
+        ) from exc
+    return arn
 
 
 @dataclass

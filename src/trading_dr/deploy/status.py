@@ -1,12 +1,20 @@
-"""Status of the deployed stack sets: instances, their status and the last operation."""
+"""Status of the deployed stack sets: instances, their status and the last operation.
+
+`regional_status` answers for one region from that region's endpoints only (its
+CloudFormation stacks, its failover workflow and last executions): what an operator can
+still see of the surviving region while the StackSets administration region is down.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from trading_dr.deploy import stacksets
+from trading_dr.deploy.failover_cmd import state_machine_arn
 from trading_dr.deploy.plan import stages
-from trading_dr.deploy.retry import call
+from trading_dr.deploy.retry import call, error_code
 from trading_dr.deploy.rollout import Deployment
 
 
@@ -51,3 +59,57 @@ def status(dep: Deployment) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _stacks_in(dep: Deployment, region: str) -> list[dict[str, Any]]:
+    """The environment's stack set stacks in `region` (StackSet-trading-<env>-...)."""
+    cfn = dep.clients.client("cloudformation", region)
+    prefix = f"StackSet-trading-{dep.env.suffix}-"
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = call(dep.pacing, cfn.describe_stacks, **({"NextToken": token} if token else {}))
+        for stack in page.get("Stacks", []):
+            if str(stack["StackName"]).startswith(prefix):
+                found.append(
+                    {
+                        "stack": stack["StackName"],
+                        "status": stack["StackStatus"],
+                        **({"reason": stack["StackStatusReason"]}
+                           if stack.get("StackStatusReason") else {}),
+                    }
+                )  # fmt: skip
+        token = page.get("NextToken")
+        if not token:
+            return sorted(found, key=lambda s: str(s["stack"]))
+
+
+def _workflow_in(dep: Deployment, region: str) -> dict[str, Any]:
+    sfn = dep.clients.client("stepfunctions", region)
+    arn = state_machine_arn(dep.clients, region, dep.env.suffix)
+    row: dict[str, Any] = {"name": arn.rsplit(":", 1)[1], "arn": arn}
+    try:
+        call(dep.pacing, sfn.describe_state_machine, stateMachineArn=arn)
+    except ClientError as exc:
+        if error_code(exc) != "StateMachineDoesNotExist":
+            raise
+        return {**row, "status": "ABSENT", "executions": []}
+    executions = call(dep.pacing, sfn.list_executions, stateMachineArn=arn, maxResults=5)
+    return {
+        **row,
+        "status": "ACTIVE",
+        "executions": [
+            {"name": e["name"], "status": e["status"], "started": e["startDate"]}
+            for e in executions.get("executions", [])
+        ],
+    }
+
+
+def regional_status(dep: Deployment, region: str) -> dict[str, Any]:
+    """`region`'s stacks and failover workflow, from `region`'s endpoints only."""
+    return {
+        "region": region,
+        "account": dep.clients.caller_account(),
+        "stacks": _stacks_in(dep, region),
+        "failover_workflow": _workflow_in(dep, region),
+    }

@@ -8,6 +8,8 @@
    OperationInProgressError...) or keep operations RUNNING for a while.
 4. Lambda invocations are answered, not executed (`lambdas`): the migrate function
    reports nothing pending unless a test queues other answers.
+5. A region can be down (`outage`, `faults.region_down`): every request addressed to
+   it is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 
-from trading_dr.local_aws import faults, lambdas
+from trading_dr.local_aws import faults, lambdas, outage
 from trading_dr.local_aws.stacksets import (
     InjectedResourceError,
     LocalStackInstance,
@@ -71,6 +73,7 @@ def install() -> None:
         _patch_handlers()
         _patch_bucket_policies()
         lambdas.install()
+        outage.install()
         _installed.append(True)
 
 

@@ -30,6 +30,8 @@ class _Faults:
     operation_seconds: float = 0.0
     # stack set name -> [deploys to let through, logical id, reason]
     instances: dict[str, list[object]] = field(default_factory=dict)
+    regions_down: set[str] = field(default_factory=set)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (region, service)
 
 
 _STATE = _Faults()
@@ -107,7 +109,39 @@ def clear() -> None:
         _STATE.errors.clear()
         _STATE.instances.clear()
         _STATE.operation_seconds = 0.0
+        _STATE.regions_down.clear()
+        _STATE.refused.clear()
     _clear_drifts()
+
+
+# -- region outage (a state: it stays until region_up() or clear()) -------------------------
+
+
+def region_down(region: str) -> None:
+    """Every request addressed to `region` is refused (HTTP 503), as in an outage."""
+    with _STATE.lock:
+        _STATE.regions_down.add(region)
+
+
+def region_up(region: str) -> None:
+    with _STATE.lock:
+        _STATE.regions_down.discard(region)
+
+
+def is_region_down(region: str) -> bool:
+    with _STATE.lock:
+        return region in _STATE.regions_down
+
+
+def record_refused(region: str, service: str) -> None:
+    with _STATE.lock:
+        _STATE.refused.append((region, service))
+
+
+def refused_calls() -> list[tuple[str, str]]:
+    """(region, service) of each request refused because its region was down."""
+    with _STATE.lock:
+        return list(_STATE.refused)
 
 
 # -- drift (a state, not an event: it stays until clear()) ----------------------------------

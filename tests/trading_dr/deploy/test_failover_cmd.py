@@ -248,26 +248,17 @@ def test_conflicting_flags_are_usage_errors(
     assert control.calls == []
 
 
-def test_state_machine_is_found_from_the_stack_outputs_first(
-    local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
+def test_state_machine_is_found_by_its_name_in_the_recovery_region_only(
+    world: tuple[LocalAws, FailoverControl, str], prod: Environment, prod_files: dict[str, bytes]
 ) -> None:
-    dep = Deployment(
-        prod, prod_files, Clients(session(), local_aws.endpoint_url, CallCounter()), FAST,
-        PlainProgress(io.StringIO()),
-    )  # fmt: skip
-    arn = "arn:aws:states:us-east-2:111111111111:stateMachine:from-outputs"
-    stack_template = {
-        "Resources": {"Nothing": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"FailoverStateMachineArn": {"Value": arn}},
-    }
-    cfn = client(local_aws, "cloudformation", PRIMARY)
-    cfn.create_stack_set(
-        StackSetName="trading-prod-secondary", TemplateBody=json.dumps(stack_template)
-    )
-    cfn.create_stack_instances(
-        StackSetName="trading-prod-secondary", Accounts=prod.accounts, Regions=[SECONDARY]
-    )
+    server = world[0]
+    clients = Clients(session(), server.endpoint_url, CallCounter(), sts_region=SECONDARY)
+    dep = Deployment(prod, prod_files, clients, FAST, PlainProgress(io.StringIO()))
 
-    assert find_state_machine(dep, Role.SECONDARY) == arn
+    arn = find_state_machine(dep, Role.SECONDARY)
+
+    assert arn == "arn:aws:states:us-east-2:123456789012:stateMachine:trading-prod-failover"
+    # No stack set or stack read: nothing of the StackSets administration region.
+    assert dict(clients.counter.calls) == {"GetCallerIdentity": 1, "DescribeStateMachine": 1}
     with pytest.raises(Exception, match="no failover workflow in us-east-1"):
         find_state_machine(dep, Role.PRIMARY)
