@@ -24,6 +24,9 @@ from botocore.config import Config
 
 EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
 ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
+# botocore's default; a call that may legitimately take longer (a synchronous Lambda
+# invocation) asks for its own read timeout (`Clients.client(read_timeout=...)`).
+DEFAULT_READ_TIMEOUT_S = 60
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Detect")  # Detect*: starts drift only
 # The migrate function's status invoke only reads (deploy/migrations.py): counted apart.
 STATUS_INVOKE = "Invoke(status)"
@@ -85,22 +88,30 @@ class Clients:
         self.sts_region = sts_region or session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
         self.counter = counter or CallCounter()
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str, int | None], Any] = {}
         self._sessions: dict[str, boto3.Session] = {}
         self._account: str | None = None
         self._partition = "aws"
         # The local AWS (moto) takes the caller's account from this header: the deployer
         # then acts from the environment's first account, as a single-account setup does.
         self._local_account = local_account
-        self._config = Config(
+        self._config = self._config_for(DEFAULT_READ_TIMEOUT_S)
+
+    @staticmethod
+    def _config_for(read_timeout: float) -> Config:
+        return Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=5,
-            read_timeout=60,
+            read_timeout=read_timeout,
         )
 
-    def client(self, service: str, region: str, account: str | None = None) -> Any:
+    def client(
+        self, service: str, region: str, account: str | None = None, read_timeout: int | None = None
+    ) -> Any:
+        """The cached client; `read_timeout` (s) for calls that hold the connection longer
+        than DEFAULT_READ_TIMEOUT_S (a client of its own, still without SDK retries)."""
         account = account or self.caller_account()
-        key = (account, region, service)
+        key = (account, region, service, read_timeout)
         if key not in self._clients:
             session = self._session_for(account)
             endpoint_url = self.endpoint_url
@@ -110,7 +121,7 @@ class Clients:
                 service,  # type: ignore[call-overload]
                 region_name=region,
                 endpoint_url=endpoint_url,
-                config=self._config,
+                config=self._config if read_timeout is None else self._config_for(read_timeout),
             )
             client.meta.events.register("before-call.*.*", self.counter)
             if session is self.session:

@@ -6,6 +6,12 @@ first asked `{"action": "status"}`, a read; only if migrations are pending is it
 apply is resumed by the next rollout (the status still lists what is pending).
 A FunctionError, or a payload that is not the function's answer, fails the step with
 the function's own message.
+
+A synchronous Invoke holds the connection until the function returns or reaches its own
+timeout (up to 900 s, Lambda API reference, Invoke), so the client that invokes it
+waits longer than the function may run (`invoke_client`: its configured Timeout plus
+INVOKE_MARGIN_S), and an invocation is never repeated by the SDK (total_max_attempts=1)
+or by a read timeout: a migration that may still be running is reported, not restarted.
 """
 
 from __future__ import annotations
@@ -14,9 +20,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ReadTimeoutError
+
+from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.retry import Pacing, call
 
 OUTPUT = "MigrateFunctionName"
+# Beyond the function's own timeout: Lambda's queueing, a cold start and the way back.
+INVOKE_MARGIN_S = 60
 
 
 class MigrationError(Exception):
@@ -31,15 +42,31 @@ class Outcome:
     reason: str = ""
 
 
+def invoke_client(
+    clients: Clients, pacing: Pacing, region: str, account: str, function: str
+) -> Any:
+    """A Lambda client whose read timeout outlasts `function`'s configured timeout."""
+    lookup = clients.client("lambda", region, account)
+    timeout = int(call(pacing, lookup.get_function_configuration, FunctionName=function)["Timeout"])
+    return clients.client("lambda", region, account, read_timeout=timeout + INVOKE_MARGIN_S)
+
+
 def invoke(lambda_client: Any, pacing: Pacing, function: str, action: str) -> dict[str, Any]:
     """Invoke `function` synchronously with `{"action": action}`; its parsed answer."""
-    response = call(
-        pacing,
-        lambda_client.invoke,
-        FunctionName=function,
-        InvocationType="RequestResponse",
-        Payload=json.dumps({"action": action}).encode(),
-    )
+    try:
+        response = call(
+            pacing,
+            lambda_client.invoke,
+            FunctionName=function,
+            InvocationType="RequestResponse",
+            Payload=json.dumps({"action": action}).encode(),
+        )
+    except ReadTimeoutError as exc:
+        raise MigrationError(
+            f"{function} ({action}): no answer within the client's read timeout ({exc}); the "
+            "invocation was not repeated and may still be running: check the function's "
+            "logs, then re-run (the status invoke lists what is still pending)"
+        ) from exc
     raw = response["Payload"].read()
     try:
         answer = json.loads(raw)

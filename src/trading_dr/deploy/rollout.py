@@ -356,7 +356,9 @@ class Rollout:
                 )
             else:
                 result.parameters[f"{account}.{migrations.OUTPUT}"] = function
-                client = self.dep.clients.client("lambda", stage.region, account)
+                client = migrations.invoke_client(
+                    self.dep.clients, self.dep.pacing, stage.region, account, function
+                )
                 if apply:
                     progress.update("migrate", "checking", function)
                     outcome = migrations.migrate(client, self.dep.pacing, function)

@@ -30,6 +30,7 @@ class _Faults:
     operation_seconds: float = 0.0
     # stack set name -> [deploys to let through, logical id, reason]
     instances: dict[str, list[object]] = field(default_factory=dict)
+    lambda_seconds: float = 0.0
     regions_down: set[str] = field(default_factory=set)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (region, service)
 
@@ -78,6 +79,17 @@ def set_operation_seconds(seconds: float) -> None:
         _STATE.operation_seconds = seconds
 
 
+def set_lambda_duration(seconds: float) -> None:
+    """Each Lambda invocation runs this long (wall time; past its Timeout: timed out)."""
+    with _STATE.lock:
+        _STATE.lambda_seconds = seconds
+
+
+def lambda_duration() -> float:
+    with _STATE.lock:
+        return _STATE.lambda_seconds
+
+
 def operation_seconds() -> float:
     with _STATE.lock:
         return _STATE.operation_seconds
@@ -111,6 +123,7 @@ def clear() -> None:
         _STATE.operation_seconds = 0.0
         _STATE.regions_down.clear()
         _STATE.refused.clear()
+        _STATE.lambda_seconds = 0.0
     _clear_drifts()
 
 

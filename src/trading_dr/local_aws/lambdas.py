@@ -11,17 +11,24 @@ false}}`): an Invoke returns the next answer queued for the caller's account and
   so the deployer's migrate step is `unchanged`: migrations are not executed locally;
   other functions get moto's default (the request echoed);
 - a queued answer shaped like a handler's exception (`errorMessage` and `errorType`)
-  comes back as FunctionError "Unhandled", as AWS reports it.
+  comes back as FunctionError "Unhandled", as AWS reports it;
+- an invocation takes `faults.set_lambda_duration(seconds)` of wall time (default 0), and
+  one longer than the function's configured Timeout ends at that timeout with AWS's
+  timed-out answer (FunctionError "Unhandled", errorType `Sandbox.Timedout`): a synchronous
+  Invoke holds the HTTP connection all along, as AWS's does.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from trading_dr.local_aws import faults
 
 CONFIG = {"lambda": {"use_docker": False}}
 MIGRATE_HANDLER = "migrate_handler.handler"
@@ -47,6 +54,17 @@ def _invoke(
     response_headers: Any,
 ) -> bytes:
     function = _find(self, function_name, qualifier)
+    duration, timeout = faults.lambda_duration(), float(function.timeout or 3)
+    if duration > 0:
+        time.sleep(min(duration, timeout))
+    if duration > timeout:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(
+            {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Task timed out after {timeout:.2f} seconds",
+            }
+        ).encode()
     if self.lambda_simple_results_queue:
         answer = self.lambda_simple_results_queue.pop(0)
     elif function.handler == MIGRATE_HANDLER:
