@@ -31,6 +31,9 @@ from trading_dr.deploy.progress import Progress
 from trading_dr.deploy.retry import Pacing
 from trading_dr.errors import PlanError
 
+# Bootstrap items that make something new (the rest change what exists: policy updates).
+CREATES = ("role ", "bucket ")
+
 
 @dataclass
 class Deployment:
@@ -314,7 +317,8 @@ class Rollout:
 
     def _plan_bootstrap(self, result: StageResult) -> StageResult:
         """What bootstrap would create (roles, buckets, Lambda zips), read-only."""
-        missing = missing_bootstrap(self.dep.clients, self.dep.pacing, self.env)
+        templates = {k: v for k, v in self.dep.files.items() if k.startswith("templates/")}
+        missing = missing_bootstrap(self.dep.clients, self.dep.pacing, self.env, templates)
         zips = artifacts.lambda_files(self.dep.files)
         absent_zips = 0
         for account in self.env.accounts:
@@ -329,7 +333,10 @@ class Rollout:
                 )
         if absent_zips:
             missing.append(f"{absent_zips} Lambda zip upload(s)")
-        result.status = "create" if missing else "unchanged"
+        creating = [
+            m for m in missing if m.startswith(CREATES) or m.endswith((": create", "upload(s)"))
+        ]
+        result.status = "create" if creating else "update" if missing else "unchanged"
         result.reasons = missing
         return result
 
