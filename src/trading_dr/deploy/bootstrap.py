@@ -298,10 +298,11 @@ def missing_bootstrap(
     for account in env.accounts:
         iam = clients.client("iam", home, account)
         if not _role_exists(iam, pacing, EXECUTION_ROLE):
-            missing.append(f"role {EXECUTION_ROLE} in {account}")
-        missing += sync_execution_policies(
-            iam, pacing, account, clients.partition(), documents, apply=False
-        )
+            missing.append(f"role {EXECUTION_ROLE} in {account}")  # with its policies
+        else:
+            missing += sync_execution_policies(
+                iam, pacing, account, clients.partition(), documents, apply=False
+            )
         for region in (env.primary.region, env.secondary.region):
             bucket = artifact_bucket_name(env, account, region)
             if not _bucket_exists(clients.client("s3", region, account), pacing, bucket):

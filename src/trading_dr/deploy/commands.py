@@ -327,6 +327,7 @@ def plan_command(**kwargs: Any) -> None:
                                 "parameters": r.parameters,
                                 **({"missing": r.reasons} if r.name == "bootstrap" else {}),
                                 **({"migrations": r.reasons} if r.name == "migrate" else {}),
+                                **({"shortfall": r.reasons} if r.name == "capacity" else {}),
                             }
                             for r in results
                         ]
@@ -334,6 +335,7 @@ def plan_command(**kwargs: Any) -> None:
                     indent=2,
                 )
             )
+            _fail_on_capacity(results)
             return
         for r in results:
             click.echo(
@@ -344,12 +346,22 @@ def plan_command(**kwargs: Any) -> None:
                 click.echo(f"    {key} = {value!r}")
             if r.name == "bootstrap":
                 for item in r.reasons:
-                    click.echo(f"    missing: {item}")
-            if r.name == "migrate":
+                    click.echo(f"    needed: {item}")
+            if r.name in {"migrate", "capacity"}:
                 for item in r.reasons:
                     click.echo(f"    {item}")
+        _fail_on_capacity(results)
 
     run(opts, action)
+
+
+def _fail_on_capacity(results: list[Any]) -> None:
+    short = [r for r in results if r.name == "capacity"]
+    if short:
+        raise OperationFailedError(
+            "the accounts cannot hold the templates' reserved Lambda concurrency: "
+            + "; ".join(short[0].reasons)
+        )
 
 
 @click.command("bootstrap")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trading_dr.config import Environment, Role
-from trading_dr.deploy import artifacts, migrations, stacksets
+from trading_dr.deploy import artifacts, concurrency, migrations, stacksets
 from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.bootstrap import ensure_bootstrap, missing_bootstrap
 from trading_dr.deploy.plan import (
@@ -399,8 +399,22 @@ def _batches(
     return [(group, dict(key)) for key, group in groups.items()]
 
 
+def capacity(dep: Deployment) -> StageResult | None:
+    """A failed `capacity` result when an account cannot hold the templates' reserved
+    Lambda concurrency in some region (`concurrency`); None when every region fits."""
+    short = concurrency.preflight(dep.clients, dep.pacing, dep.env, dep.files)
+    if not short:
+        return None
+    dep.progress.reasons("capacity", short)
+    return StageResult("capacity", "failed", reasons=short)
+
+
 def deploy(dep: Deployment) -> list[StageResult]:
-    """Run every stage in order; stops after a failed stage (its result is the last)."""
+    """Run every stage in order; stops after a failed stage (its result is the last).
+    Nothing is written when the Lambda concurrency preflight finds a shortfall."""
+    short = capacity(dep)
+    if short is not None:
+        return [short]
     rollout = Rollout(dep)
     results = [rollout.bootstrap(apply=True)]
     for stage in stages(dep.env)[1:]:
@@ -415,7 +429,8 @@ def deploy(dep: Deployment) -> list[StageResult]:
 def plan(dep: Deployment) -> list[StageResult]:
     """What `deploy` would do, read-only: per stage its targets, parameters and action."""
     rollout = Rollout(dep)
-    results = [rollout.bootstrap(apply=False)]
+    short = capacity(dep)
+    results = ([short] if short else []) + [rollout.bootstrap(apply=False)]
     for stage in stages(dep.env)[1:]:
         results.append(rollout.run_stage(stage, apply=False))
         if stage.name == "primary":

@@ -31,6 +31,7 @@ class _Faults:
     # stack set name -> [deploys to let through, logical id, reason]
     instances: dict[str, list[object]] = field(default_factory=dict)
     lambda_seconds: float = 0.0
+    lambda_limit: int = 1000  # AWS's default regional concurrency limit
     regions_down: set[str] = field(default_factory=set)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (region, service)
 
@@ -85,6 +86,17 @@ def set_lambda_duration(seconds: float) -> None:
         _STATE.lambda_seconds = seconds
 
 
+def set_lambda_concurrency_limit(limit: int) -> None:
+    """The account's Lambda concurrency limit in every region (a new account's may be 10)."""
+    with _STATE.lock:
+        _STATE.lambda_limit = limit
+
+
+def lambda_concurrency_limit() -> int:
+    with _STATE.lock:
+        return _STATE.lambda_limit
+
+
 def lambda_duration() -> float:
     with _STATE.lock:
         return _STATE.lambda_seconds
@@ -124,6 +136,7 @@ def clear() -> None:
         _STATE.regions_down.clear()
         _STATE.refused.clear()
         _STATE.lambda_seconds = 0.0
+        _STATE.lambda_limit = 1000
     _clear_drifts()
 
 
