@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trading_dr.config import Environment, Role
-from trading_dr.deploy import artifacts, concurrency, migrations, stacksets
+from trading_dr.deploy import artifacts, concurrency, iam_wait, migrations, stacksets
 from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.bootstrap import ensure_bootstrap, missing_bootstrap
 from trading_dr.deploy.plan import (
@@ -29,7 +29,7 @@ from trading_dr.deploy.plan import (
 )
 from trading_dr.deploy.progress import Progress
 from trading_dr.deploy.retry import Pacing
-from trading_dr.errors import PlanError
+from trading_dr.errors import OperationFailedError, PlanError
 
 # Bootstrap items that make something new (the rest change what exists: policy updates).
 CREATES = ("role ", "bucket ")
@@ -92,6 +92,7 @@ class Rollout:
         self.dep = dep
         self.env = dep.env
         self._deployed: dict[str, _Deployed] = {}
+        self.new_roles: list[str] = []  # created by this run's bootstrap
 
     # -- reading -------------------------------------------------------------------
     def _cfn(self, stage: Stage) -> Any:
@@ -307,6 +308,7 @@ class Rollout:
                 for key, data in sorted(zips.items()):
                     if artifacts.ensure_object(s3, self.dep.pacing, bucket, key, data):
                         created.append(f"s3://{bucket}/{key}")
+        self.new_roles = [item for item in created if item.startswith("role ")]
         if created:
             result.status = "created"
             result.reasons = []
@@ -417,6 +419,12 @@ def deploy(dep: Deployment) -> list[StageResult]:
         return [short]
     rollout = Rollout(dep)
     results = [rollout.bootstrap(apply=True)]
+    if rollout.new_roles:
+        try:
+            iam_wait.wait_for_roles(dep)
+        except OperationFailedError as exc:
+            results[0].status, results[0].reasons = "failed", [str(exc)]
+            return results
     for stage in stages(dep.env)[1:]:
         results.append(rollout.run_stage(stage, apply=True))
         if results[-1].status != "failed" and stage.name == "primary":

@@ -10,6 +10,7 @@
    reports nothing pending unless a test queues other answers.
 5. A region can be down (`outage`, `faults.region_down`): every request addressed to
    it is refused.
+6. New IAM roles can take a while to become usable (`iam_delay`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 
-from trading_dr.local_aws import faults, lambdas, outage
+from trading_dr.local_aws import faults, iam_delay, lambdas, outage
 from trading_dr.local_aws.stacksets import (
     InjectedResourceError,
     LocalStackInstance,
@@ -74,6 +75,7 @@ def install() -> None:
         _patch_bucket_policies()
         lambdas.install()
         outage.install()
+        iam_delay.install()
         _installed.append(True)
 
 

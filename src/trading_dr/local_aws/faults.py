@@ -30,6 +30,7 @@ class _Faults:
     operation_seconds: float = 0.0
     # stack set name -> [deploys to let through, logical id, reason]
     instances: dict[str, list[object]] = field(default_factory=dict)
+    iam_seconds: float = 0.0
     lambda_seconds: float = 0.0
     lambda_limit: int = 1000  # AWS's default regional concurrency limit
     regions_down: set[str] = field(default_factory=set)
@@ -86,6 +87,17 @@ def set_lambda_duration(seconds: float) -> None:
         _STATE.lambda_seconds = seconds
 
 
+def set_iam_propagation_seconds(seconds: float) -> None:
+    """A role becomes usable (AssumeRole, StackSets) only this long after its creation."""
+    with _STATE.lock:
+        _STATE.iam_seconds = seconds
+
+
+def iam_propagation_seconds() -> float:
+    with _STATE.lock:
+        return _STATE.iam_seconds
+
+
 def set_lambda_concurrency_limit(limit: int) -> None:
     """The account's Lambda concurrency limit in every region (a new account's may be 10)."""
     with _STATE.lock:
@@ -136,6 +148,7 @@ def clear() -> None:
         _STATE.regions_down.clear()
         _STATE.refused.clear()
         _STATE.lambda_seconds = 0.0
+        _STATE.iam_seconds = 0.0
         _STATE.lambda_limit = 1000
     _clear_drifts()
 

@@ -23,7 +23,7 @@ from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudformation.models import Event, Stack, StackSet, cloudformation_backends
 from moto.core.utils import utcnow
 
-from trading_dr.local_aws import faults
+from trading_dr.local_aws import faults, iam_delay
 
 FAILED_STACK_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE"}
 
@@ -91,6 +91,12 @@ class LocalStackInstance:
 
     def deploy(self) -> None:
         """Bring the stack to the stack set's template and parameters; record the outcome."""
+        unusable = iam_delay.stack_set_roles_reason(
+            self.account_id, str(self.stack_set.arn).split(":")[4]
+        )
+        if unusable is not None:  # StackSets cannot reach the account: no stack at all
+            self.status, self.detailed, self.reason = "OUTDATED", "FAILED", unusable
+            return
         parameters = {**self.stack_set.parameters, **self.overrides}
         template = self.stack_set.template
         creating = self.stack is None or self.stack.status in FAILED_STACK_STATES
