@@ -286,20 +286,23 @@ def _bucket_exists(s3: Any, pacing: Pacing, bucket: str) -> bool:
 
 
 def missing_bootstrap(
-    clients: Clients, pacing: Pacing, env: Environment, templates: Mapping[str, bytes]
+    clients: Clients,
+    pacing: Pacing,
+    env: Environment,
+    templates: Mapping[str, bytes] | None = None,
 ) -> list[str]:
-    """Read-only: the roles, policy changes and artifact buckets `ensure_bootstrap` would
-    make."""
+    """Read-only: the roles, artifact buckets and (given the templates) execution role
+    policy changes `ensure_bootstrap` would make."""
     missing: list[str] = []
     home = env.primary.region
     if not _role_exists(clients.client("iam", home), pacing, ADMINISTRATION_ROLE):
         missing.append(f"role {ADMINISTRATION_ROLE}")
-    documents = execution_documents(env, templates)
+    documents = execution_documents(env, templates) if templates is not None else None
     for account in env.accounts:
         iam = clients.client("iam", home, account)
         if not _role_exists(iam, pacing, EXECUTION_ROLE):
             missing.append(f"role {EXECUTION_ROLE} in {account}")  # with its policies
-        else:
+        elif documents is not None:
             missing += sync_execution_policies(
                 iam, pacing, account, clients.partition(), documents, apply=False
             )
