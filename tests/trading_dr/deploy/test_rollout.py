@@ -166,7 +166,7 @@ def test_pending_migrations_are_applied_after_the_primary_stage(
     )
     dep = make_deployment(local_aws, prod, prod_files)
     sent: list[bytes] = []
-    dep.clients.client("lambda", region, account).meta.events.register(
+    dep.clients.session.events.register(  # every Lambda client, the invoking one included
         "provide-client-params.lambda.Invoke",
         lambda params, **_: sent.append(params["Payload"]),
     )
