@@ -179,6 +179,29 @@ def _sg_rows(change: Change) -> list[list[str]]:
     return rows
 
 
+REPLACES = {True: "  [replaces]", None: "  [replacement unknown: no schema]", False: ""}
+
+
+def _property_line(change: Mapping[str, Any]) -> str:
+    return (
+        f"{change['path']}: {change['before']} -> {change['after']}{REPLACES[change['replaces']]}"
+    )
+
+
+def _replacement_line(change: Change) -> str:
+    item = change.item
+    why = ", ".join(p["path"] for p in item["properties"] if p["replaces"]) or "its type changed"
+    name = f"{item['logical_id']} ({item['type']})"
+    if not item["stateful"]:
+        return f"!  {name}: replaced by {why}"
+    policy = item["update_replace_policy"]
+    kept = {
+        "Snapshot": "the old one is snapshotted, then deleted",
+        "Retain": "the old one is kept, detached from the stack",
+    }.get(policy, "THE OLD ONE IS DELETED WITH ITS DATA")
+    return f"!! {name}: STATEFUL, replaced by {why}; UpdateReplacePolicy {policy}: {kept}"
+
+
 def render_text(diffs: list[StageDiff]) -> list[str]:
     lines: list[str] = []
     for d in diffs:
@@ -187,6 +210,12 @@ def render_text(diffs: list[StageDiff]) -> list[str]:
         if not d.changed:
             continue
         t = d.template
+        replaced = [c for c in t.resources if c.item.get("replacement")]
+        if replaced:
+            lines.append(
+                "Replacements (CloudFormation creates a new resource, then deletes the old):"
+            )
+            lines += [f"  {_replacement_line(c)}" for c in replaced]
         if t.iam:
             lines.append("IAM statement changes:")
             rows = [row for c in t.iam for row in _iam_rows(c)]
@@ -201,7 +230,11 @@ def render_text(diffs: list[StageDiff]) -> list[str]:
             lines.append("Resources:")
             for c in t.resources:
                 was = f" (was {c.before['type']})" if c.before else ""
-                lines.append(f"  {SIGN[c.change]} {c.item['logical_id']} ({c.item['type']}){was}")
+                mark = " [replacement]" if c.item.get("replacement") else ""
+                lines.append(
+                    f"  {SIGN[c.change]} {c.item['logical_id']} ({c.item['type']}){was}{mark}"
+                )
+                lines += [f"      {_property_line(p)}" for p in c.item.get("properties", [])]
         if t.sections:
             lines.append(f"Other template sections changed: {', '.join(t.sections)}")
         if d.parameters:

@@ -227,3 +227,30 @@ def test_drift_found_lists_resources_and_fails_on_change(deployed: LocalAws) -> 
     assert instance["drift_status"] == "DRIFTED"
     assert [r["logical_id"] for r in instance["drifted_resources"]] == ["ConfigBucket"]
     assert sets["global"]["instances"][0]["drifted_resources"] == []
+
+
+def test_diff_shows_properties_and_the_stateful_replacement_first(
+    deployed: LocalAws, prod_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    primary: dict[str, Any] = yaml.safe_load(prod_files["templates/primary.yaml"])
+    cluster = primary["Resources"]["DbCluster"]["Properties"]
+    cluster["BackupRetentionPeriod"] = 21
+    cluster["DBClusterIdentifier"] = "trading-prod-db2-us-east-1"
+    tree = write_tree(
+        tmp_path, {**prod_files, "templates/primary.yaml": yaml.safe_dump(primary).encode()}
+    )
+
+    text = invoke(deployed, "diff", "--from", str(tree)).stdout
+
+    section = text[text.index("== primary") : text.index("== secondary")].splitlines()
+    assert section[1:3] == [
+        "Replacements (CloudFormation creates a new resource, then deletes the old):",
+        "  !! DbCluster (AWS::RDS::DBCluster): STATEFUL, replaced by DBClusterIdentifier; "
+        "UpdateReplacePolicy Snapshot: the old one is snapshotted, then deleted",
+    ]
+    assert "  ~ DbCluster (AWS::RDS::DBCluster) [replacement]" in section
+    assert "      BackupRetentionPeriod: 14 -> 21" in section
+    assert (
+        "      DBClusterIdentifier: trading-prod-db-us-east-1 -> trading-prod-db2-us-east-1"
+        "  [replaces]"
+    ) in section

@@ -138,12 +138,14 @@ def test_resources_added_removed_and_type_changes() -> None:
 
     result = diff_templates(BASE, changed(rework))
 
+    # A new type replaces the (stateful) queue: replacements come first.
     assert [(c.change, c.item["logical_id"], c.item["type"]) for c in result.resources] == [
-        ("removed", "DbIngress", "AWS::EC2::SecurityGroupIngress"),
         ("modified", "Queue", "AWS::SQS::QueueX"),
+        ("removed", "DbIngress", "AWS::EC2::SecurityGroupIngress"),
         ("added", "Topic", "AWS::SNS::Topic"),
     ]
-    assert result.resources[1].before == {"type": "AWS::SQS::Queue"}
+    assert result.resources[0].before == {"type": "AWS::SQS::Queue"}
+    assert result.resources[0].item["replacement"] is True
 
 
 def test_json_and_short_form_yaml_load_like_the_long_form() -> None:
