@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
+
+# The certificate authorities of Amazon RDS, shipped in every zip (scripts/rds_ca_bundle.py
+# says where the bytes come from and pins their SHA-256).
+RDS_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "rds-ca-bundle.pem"
 
 
 class SettingsError(RuntimeError):
@@ -23,7 +28,7 @@ E = TypeVar("E", bound=StrEnum)
 
 class TlsMode(StrEnum):
     VERIFY_FULL = "verify-full"  # production: encrypted, server certificate and host checked
-    REQUIRE = "require"  # encrypted without verification (no CA bundle available)
+    REQUIRE = "require"  # encrypted, server not verified: an impostor could read the login
     DISABLE = "disable"  # the local test server only
 
 
@@ -124,8 +129,20 @@ class _Reader:
             raise SettingsError(self.problems)
 
 
+def _ca_bundle(r: _Reader, tls: TlsMode) -> str | None:
+    """The CA file verify-full checks the server against: DB_CA_BUNDLE, else the RDS bundle
+    shipped in the zip. Never the system store: RDS certificates chain to RDS's own roots."""
+    if tls is not TlsMode.VERIFY_FULL:
+        return None
+    path = r.environ.get("DB_CA_BUNDLE") or str(RDS_CA_BUNDLE)
+    if not Path(path).is_file():
+        r.problems.append(f"DB_CA_BUNDLE {path} is not a file (DB_TLS=verify-full needs one)")
+    return path
+
+
 def _database(r: _Reader) -> DatabaseSettings:
     auth = r.choice("DB_AUTH", DbAuth, DbAuth.SECRET)
+    tls = r.choice("DB_TLS", TlsMode, TlsMode.VERIFY_FULL)
     return DatabaseSettings(
         host=r.text("DB_HOST"),
         port=int(r.number("DB_PORT", 5432, 1, 65535)),
@@ -133,8 +150,8 @@ def _database(r: _Reader) -> DatabaseSettings:
         auth=auth,
         user=r.text("DB_USER") if auth is DbAuth.IAM else None,
         secret_arn=r.text("DB_SECRET_ARN") if auth is DbAuth.SECRET else None,
-        tls=r.choice("DB_TLS", TlsMode, TlsMode.VERIFY_FULL),
-        ca_bundle=r.environ.get("DB_CA_BUNDLE") or None,
+        tls=tls,
+        ca_bundle=_ca_bundle(r, tls),
         timeout_s=r.number("DB_TIMEOUT_SECONDS", 10.0, 0.1, 60),
     )
 

@@ -437,8 +437,16 @@ def _timestamp(value: object) -> datetime:
     match = TIMESTAMP_RE.fullmatch(value)
     if match is None:
         raise ValueError("must be an ISO 8601 timestamp such as 2024-05-01T12:00:00Z")
-    if match.group(2) is None:
+    zone = match.group(2)
+    if zone is None:
         raise ValueError("must include a timezone offset (e.g. Z)")
+    if zone == "Z" and "2000" <= value[:4] < "2100":
+        # The queue's canonical form: already UTC and inside the bounds; only the calendar
+        # (a 30 February) is left to check, which fromisoformat does.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"must be a valid date and time: {exc}") from exc
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
