@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from trading_dr.audit.model import Json, Section, Templates, of_type, props, show, table
+from trading_dr.audit.names import Namer
 
-Extractor = Callable[[Json], tuple[str, str]]  # properties -> (encryption, key)
+Name = Callable[[Json], str]  # a template value named by what it is (audit.names)
+Extractor = Callable[[Json, Name], tuple[str, str]]  # properties -> (encryption, key)
 
 NOT_ENCRYPTED = "NOT ENCRYPTED"
 
@@ -15,22 +18,22 @@ def _flag(enabled: object, what: str) -> str:
     return what if enabled is True or enabled == "true" else NOT_ENCRYPTED
 
 
-def _aurora(p: Json) -> tuple[str, str]:
+def _aurora(p: Json, name: Name) -> tuple[str, str]:
     secret = p.get("MasterUserSecret", {})
-    key = show(p.get("KmsKeyId", "AWS-managed aws/rds"))
+    key = name(p.get("KmsKeyId", "AWS-managed aws/rds"))
     if secret:
-        key += f"; master secret: {show(secret.get('KmsKeyId', 'aws/secretsmanager'))}"
+        key += f"; master secret: {name(secret.get('KmsKeyId', 'aws/secretsmanager'))}"
     return _flag(p.get("StorageEncrypted"), "storage encrypted (KMS)"), key
 
 
-def _global_cluster(p: Json) -> tuple[str, str]:
+def _global_cluster(p: Json, name: Name) -> tuple[str, str]:
     return _flag(p.get("StorageEncrypted"), "storage encrypted"), "each member's own regional key"
 
 
-def _global_table(p: Json) -> tuple[str, str]:
+def _global_table(p: Json, name: Name) -> tuple[str, str]:
     sse = p.get("SSESpecification", {})
     keys = [
-        f"{show(r.get('Region'))}: {show(r['SSESpecification']['KMSMasterKeyId'])}"
+        f"{name(r.get('Region'))}: {name(r['SSESpecification']['KMSMasterKeyId'])}"
         for r in p.get("Replicas", [])
         if "KMSMasterKeyId" in r.get("SSESpecification", {})
     ]
@@ -39,51 +42,51 @@ def _global_table(p: Json) -> tuple[str, str]:
     return f"SSE {sse.get('SSEType', 'KMS')}", "; ".join(keys) or "aws/dynamodb"
 
 
-def _table(p: Json) -> tuple[str, str]:
+def _table(p: Json, name: Name) -> tuple[str, str]:
     sse = p.get("SSESpecification", {})
     if not sse.get("SSEEnabled"):
         return "DynamoDB-owned key (default)", "AWS owned"
-    return f"SSE {sse.get('SSEType', 'KMS')}", show(sse.get("KMSMasterKeyId", "aws/dynamodb"))
+    return f"SSE {sse.get('SSEType', 'KMS')}", name(sse.get("KMSMasterKeyId", "aws/dynamodb"))
 
 
-def _bucket(p: Json) -> tuple[str, str]:
+def _bucket(p: Json, name: Name) -> tuple[str, str]:
     rules = p.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
     if not rules:
         return "SSE-S3 (S3 default since 2023)", "AWS owned"
     default = rules[0].get("ServerSideEncryptionByDefault", {})
     bucket_key = ", bucket key" if rules[0].get("BucketKeyEnabled") else ""
-    key = show(default.get("KMSMasterKeyID", "AWS owned"))
+    key = name(default.get("KMSMasterKeyID", "AWS owned"))
     return f"{default.get('SSEAlgorithm')}{bucket_key}", key
 
 
-def _queue(p: Json) -> tuple[str, str]:
+def _queue(p: Json, name: Name) -> tuple[str, str]:
     if "KmsMasterKeyId" in p:
-        return "SSE-KMS", show(p["KmsMasterKeyId"])
+        return "SSE-KMS", name(p["KmsMasterKeyId"])
     return _flag(p.get("SqsManagedSseEnabled"), "SSE-SQS"), "SQS owned"
 
 
 def _kms_property(name: str) -> Extractor:
-    def extract(p: Json) -> tuple[str, str]:
-        return ("SSE-KMS", show(p[name])) if name in p else (NOT_ENCRYPTED, "-")
+    def extract(p: Json, named: Name) -> tuple[str, str]:
+        return ("SSE-KMS", named(p[name])) if name in p else (NOT_ENCRYPTED, "-")
 
     return extract
 
 
-def _state_machine(p: Json) -> tuple[str, str]:
+def _state_machine(p: Json, name: Name) -> tuple[str, str]:
     config = p.get("EncryptionConfiguration", {})
     if config.get("Type") == "CUSTOMER_MANAGED_KMS_KEY":
-        return "customer managed key", show(config.get("KmsKeyId"))
+        return "customer managed key", name(config.get("KmsKeyId"))
     return "AWS owned key", "AWS owned"
 
 
-def _function(p: Json) -> tuple[str, str]:
-    key = show(p["KmsKeyArn"]) if "KmsKeyArn" in p else "aws/lambda"
+def _function(p: Json, name: Name) -> tuple[str, str]:
+    key = name(p["KmsKeyArn"]) if "KmsKeyArn" in p else "aws/lambda"
     return "environment variables (KMS)", key
 
 
-def _parameter(p: Json) -> tuple[str, str]:
+def _parameter(p: Json, name: Name) -> tuple[str, str]:
     if p.get("Type") == "SecureString":
-        return "SecureString", show(p.get("KeyId", "aws/ssm"))
+        return "SecureString", name(p.get("KeyId", "aws/ssm"))
     return f"{p.get('Type')} (plaintext: holds no secret)", "-"
 
 
@@ -105,8 +108,9 @@ EXTRACTORS: dict[str, Extractor] = {
 
 def encryption_rows(templates: Templates) -> list[tuple[str, str, str, str, str]]:
     rows = []
+    namer = Namer(templates)
     for role, logical, resource in of_type(templates, *EXTRACTORS):
-        at_rest, key = EXTRACTORS[resource["Type"]](props(resource))
+        at_rest, key = EXTRACTORS[resource["Type"]](props(resource), partial(namer.name, role))
         rows.append((role.value, logical, resource["Type"], at_rest, key))
     return rows
 

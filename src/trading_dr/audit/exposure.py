@@ -3,6 +3,9 @@ subnets route to the internet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from trading_dr.audit.model import (
     Json,
     Section,
@@ -13,6 +16,7 @@ from trading_dr.audit.model import (
     show,
     table,
 )
+from trading_dr.audit.names import Namer
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 
@@ -25,7 +29,7 @@ def _ports(rule: Json) -> str:
     return f"{protocol} {low}" if low == high else f"{protocol} {low}-{high}"
 
 
-def _peer(rule: Json) -> str:
+def _peer(rule: Json, name: Callable[[Json], str]) -> str:
     for key in (
         "CidrIp",
         "CidrIpv6",
@@ -35,13 +39,14 @@ def _peer(rule: Json) -> str:
         "DestinationPrefixListId",
     ):
         if key in rule:
-            value = show(rule[key])
+            value = name(rule[key])
             return f"{value} (OPEN)" if value in OPEN_CIDRS else value
     return "-"
 
 
 def _rule_rows(templates: Templates) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
+    namer = Namer(templates)
     for role, logical, resource in of_type(templates, "AWS::EC2::SecurityGroup"):
         for direction, key in (
             ("ingress", "SecurityGroupIngress"),
@@ -54,7 +59,7 @@ def _rule_rows(templates: Templates) -> list[tuple[str, ...]]:
                         logical,
                         direction,
                         _ports(rule),
-                        _peer(rule),
+                        _peer(rule, partial(namer.name, role)),
                         show(rule.get("Description", "")),
                     )
                 )
@@ -67,10 +72,10 @@ def _rule_rows(templates: Templates) -> list[tuple[str, ...]]:
         rows.append(
             (
                 role.value,
-                f"{show(rule.get('GroupId'))} ({logical})",
+                f"{namer.name(role, rule.get('GroupId'))} ({logical})",
                 standalone[resource["Type"]],
                 _ports(rule),
-                _peer(rule),
+                _peer(rule, partial(namer.name, role)),
                 show(rule.get("Description", "")),
             )
         )
@@ -79,11 +84,12 @@ def _rule_rows(templates: Templates) -> list[tuple[str, ...]]:
 
 def _internet_subnets(templates: Templates) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
+    namer = Namer(templates)
     for role, template in templates.items():
         found = resources(template)
         internet_tables = {
-            show(props(r)["RouteTableId"]).removeprefix("!Ref "): show(
-                props(r).get("GatewayId", props(r).get("NatGatewayId", "-"))
+            show(props(r)["RouteTableId"]).removeprefix("!Ref "): namer.name(
+                role, props(r).get("GatewayId", props(r).get("NatGatewayId", "-"))
             )
             for r in found.values()
             if r["Type"] == "AWS::EC2::Route" and props(r).get("DestinationCidrBlock") in OPEN_CIDRS
@@ -103,6 +109,7 @@ def _internet_subnets(templates: Templates) -> list[tuple[str, ...]]:
 
 def _public_endpoints(templates: Templates) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
+    namer = Namer(templates)
     for role, logical, resource in of_type(
         templates,
         "AWS::ApiGateway::RestApi",
@@ -153,7 +160,7 @@ def _public_endpoints(templates: Templates) -> list[tuple[str, ...]]:
                     logical,
                     "private",
                     f"{p.get('VpcEndpointType', 'Gateway')} endpoint to "
-                    f"{show(p.get('ServiceName'))}"
+                    f"{namer.name(role, p.get('ServiceName'))}"
                     + (", policy attached" if "PolicyDocument" in p else ""),
                 )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trading_dr.audit.model import Json, Section, Templates, of_type, props, show, table
+from trading_dr.audit.names import Namer
 
 
 def _unless_if(value: Json) -> tuple[Json, str]:
@@ -15,6 +16,7 @@ def _unless_if(value: Json) -> tuple[Json, str]:
 
 def _replication_rows(templates: Templates) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
+    namer = Namer(templates)
     for role, logical, r in of_type(templates, "AWS::RDS::GlobalCluster"):
         p = props(r)
         rows.append(
@@ -36,7 +38,7 @@ def _replication_rows(templates: Templates) -> list[tuple[str, ...]]:
                     role.value,
                     logical,
                     "member of the Aurora global cluster",
-                    show(p["GlobalClusterIdentifier"]),
+                    namer.name(role, p["GlobalClusterIdentifier"]),
                     writer,
                     "",
                 )
@@ -71,7 +73,7 @@ def _replication_rows(templates: Templates) -> list[tuple[str, ...]]:
                     role.value,
                     f"{logical} rule {rule.get('Id', '-')}",
                     how,
-                    show(destination.get("Bucket")),
+                    namer.name(role, destination.get("Bucket")),
                     f"delete markers {deletes}",
                     condition,
                 )
