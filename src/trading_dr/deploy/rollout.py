@@ -160,6 +160,34 @@ class Rollout:
             )
         return values
 
+    def refuse_inoperable(self, stage: Stage, apply: bool) -> StageResult | None:
+        """A failed result if an instance of `stage` is INOPERABLE, else None."""
+        state = self.deployed(stage)
+        progress = self.dep.progress
+        result = StageResult(
+            stage.name, "failed", stack_set=stage.stack_set, region=stage.region,
+            accounts=list(stage.accounts),
+        )  # fmt: skip
+        inoperable = sorted(
+            a for a, i in state.instances.items() if i.get("Status") == "INOPERABLE"
+        )
+        if inoperable:
+            # StackSets excludes INOPERABLE instances from updates: an update would
+            # "succeed" without touching them.
+            result.reasons = [
+                f"{a}/{stage.region}: stack instance of {stage.stack_set} is INOPERABLE (a "
+                "DeleteStackInstances failed and left its stack); StackSets excludes it from "
+                "updates; fix: remove it with RetainStacks (trading-dr destroy --retain-stacks, "
+                "or aws cloudformation delete-stack-instances --retain-stacks), delete or keep "
+                "its stack by hand, then deploy again"
+                for a in inoperable
+            ]
+            if apply:
+                progress.update(stage.name, "failed", "INOPERABLE instance(s)")
+                progress.reasons(stage.name, result.reasons)
+            return result
+        return None
+
     def run_stage(self, stage: Stage, apply: bool) -> StageResult:
         assert stage.role is not None
         started = time.monotonic()
@@ -426,7 +454,8 @@ def deploy(dep: Deployment) -> list[StageResult]:
             results[0].status, results[0].reasons = "failed", [str(exc)]
             return results
     for stage in stages(dep.env)[1:]:
-        results.append(rollout.run_stage(stage, apply=True))
+        refused = rollout.refuse_inoperable(stage, apply=True)
+        results.append(refused or rollout.run_stage(stage, apply=True))
         if results[-1].status != "failed" and stage.name == "primary":
             results.append(rollout.migrate(apply=True))
         if results[-1].status == "failed":
@@ -440,7 +469,8 @@ def plan(dep: Deployment) -> list[StageResult]:
     short = capacity(dep)
     results = ([short] if short else []) + [rollout.bootstrap(apply=False)]
     for stage in stages(dep.env)[1:]:
-        results.append(rollout.run_stage(stage, apply=False))
+        refused = rollout.refuse_inoperable(stage, apply=False)
+        results.append(refused or rollout.run_stage(stage, apply=False))
         if stage.name == "primary":
             results.append(rollout.migrate(apply=False))
     return results

@@ -186,7 +186,10 @@ def delete_instances(
     accounts: list[str],
     regions: list[str],
     env: Environment,
+    retain: bool = False,
 ) -> str:
+    """`retain`: remove the instances from the stack set but keep their stacks (the way
+    out for INOPERABLE instances)."""
     return str(
         call(
             pacing,
@@ -194,7 +197,7 @@ def delete_instances(
             StackSetName=name,
             Accounts=accounts,
             Regions=regions,
-            RetainStacks=False,
+            RetainStacks=retain,
             OperationPreferences=preferences(env),
             OperationId=str(uuid.uuid4()),
         )["OperationId"]

@@ -11,6 +11,8 @@
 5. A region can be down (`outage`, `faults.region_down`): every request addressed to
    it is refused.
 6. New IAM roles can take a while to become usable (`iam_delay`).
+7. A database with deletion protection fails its stack's deletion and leaves the stack
+   instance INOPERABLE (`protection`); ModifyDBCluster can lift it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 
-from trading_dr.local_aws import faults, iam_delay, lambdas, outage
+from trading_dr.local_aws import faults, iam_delay, lambdas, outage, protection
 from trading_dr.local_aws.stacksets import (
     InjectedResourceError,
     LocalStackInstance,
@@ -76,6 +78,7 @@ def install() -> None:
         lambdas.install()
         outage.install()
         iam_delay.install()
+        protection.install()
         _installed.append(True)
 
 
@@ -265,8 +268,10 @@ def update_stack_set(self: Any) -> ActionResult:
     if self._get_param("Description") is not None:
         stack_set.description = self._get_param("Description")
 
-    def work(account: str, region: str) -> LocalStackInstance:
+    def work(account: str, region: str) -> LocalStackInstance | None:
         instance = find_instance(stack_set, account, region)
+        if instance.status == "INOPERABLE":
+            return None  # AWS excludes INOPERABLE instances from UpdateStackSet
         instance.deploy()
         return instance
 
@@ -279,12 +284,14 @@ def delete_stack_instances(self: Any) -> ActionResult:
     retain = bool(self._get_param("RetainStacks"))
     targets = targets_of(self._get_param("Accounts", []), self._get_param("Regions", []))
 
-    def work(account: str, region: str) -> None:
+    def work(account: str, region: str) -> LocalStackInstance | None:
         try:
             instance = find_instance(stack_set, account, region)
         except StackInstanceNotFoundError:
             return None
         instance.delete(retain)
+        if not retain and instance.status == "INOPERABLE":
+            return instance  # the failed delete keeps it in the stack set
         stack_set.instances.stack_instances.remove(instance)
         return None
 

@@ -23,7 +23,7 @@ from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudformation.models import Event, Stack, StackSet, cloudformation_backends
 from moto.core.utils import utcnow
 
-from trading_dr.local_aws import faults, iam_delay
+from trading_dr.local_aws import faults, iam_delay, protection
 
 FAILED_STACK_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE"}
 
@@ -176,8 +176,31 @@ class LocalStackInstance:
         self.status, self.detailed, self.reason = "OUTDATED", "FAILED", reason
 
     def delete(self, retain: bool = False) -> None:
-        if self.stack is not None and not retain and self.stack.status != "DELETE_COMPLETE":
+        """Delete the stack (unless `retain`); a protected resource makes the delete fail
+        and leaves the instance INOPERABLE, as AWS does (`protection`)."""
+        if self.stack is None or retain or self.stack.status == "DELETE_COMPLETE":
+            return
+        refused = protection.protected(self.stack)
+        if not refused:
             self._delete_stack()
+            return
+        for logical_id, resource_type in refused:
+            self.stack.events.append(
+                Event(
+                    stack_id=self.stack.stack_id,
+                    stack_name=self.stack.name,
+                    logical_resource_id=logical_id,
+                    physical_resource_id="",
+                    resource_type=resource_type,
+                    resource_status="DELETE_FAILED",
+                    resource_status_reason=protection.REFUSAL,
+                    resource_properties=None,
+                )
+            )
+        self.stack.status = "DELETE_FAILED"
+        names = ", ".join(logical_id for logical_id, _ in refused)
+        self.status, self.detailed = "INOPERABLE", "FAILED"
+        self.reason = f"The following resource(s) failed to delete: [{names}]. "
 
 
 def _instances(stack_set: StackSet) -> list[LocalStackInstance]:

@@ -37,13 +37,24 @@ def test_deploy_json_then_destroy_in_reverse_order(local_aws: LocalAws, aws_env:
     assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
     assert set(stages[2]) == {"name", "status", "operation_id", "duration_s", "outputs"}
 
-    refused = runner.invoke(cli, ["destroy", *endpoint])
+    # The Aurora clusters' deletion protection would fail the delete (INOPERABLE): refused
+    # up front with both documented ways out.
+    refused = runner.invoke(cli, ["destroy", *endpoint, "--yes"])
     assert refused.exit_code == 2
-    assert "--yes" in refused.stderr
-    assert "AuditBucket (AWS::S3::Bucket) DeletionPolicy Retain" in refused.stderr
+    assert "secondary: DbCluster (AWS::RDS::DBCluster) DeletionProtection true" in refused.stderr
+    assert "fix: --retain-stacks" in refused.stderr
+    assert "--lift-deletion-protection" in refused.stderr
+    mistyped = runner.invoke(
+        cli, ["destroy", *endpoint, "--lift-deletion-protection"], input="dev\n"
+    )
+    assert mistyped.exit_code == 2
+    assert "'dev' is not 'prod'" in mistyped.stderr
 
-    destroyed = runner.invoke(cli, ["destroy", *endpoint, "--yes"])
+    destroyed = runner.invoke(
+        cli, ["destroy", *endpoint, "--lift-deletion-protection"], input="prod\n"
+    )
     assert destroyed.exit_code == 0, destroyed.output
+    assert "Type the environment name (prod) to confirm" in destroyed.stderr
     order = [line.split()[0] for line in destroyed.stdout.splitlines() if " deleted " in line]
     assert order[-3:] == ["secondary", "primary", "global"]
     assert "retained by DeletionPolicy" in destroyed.stdout
