@@ -415,7 +415,8 @@ def status_command(region: str | None, **kwargs: Any) -> None:
             for i in row["instances"]:
                 click.echo(
                     f"    {i['account']} {i['region']} {i['status']} {i['detailed_status']} "
-                    f"drift {i['drift_status']} {i.get('reason', '')}".rstrip()
+                    f"stack {i.get('stack_status') or '-'} drift {i['drift_status']} "
+                    f"{i.get('reason', '')}".rstrip()
                 )
 
     run(opts, action)

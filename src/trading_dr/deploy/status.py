@@ -32,7 +32,9 @@ def status(dep: Deployment) -> list[dict[str, Any]]:
         operations = call(
             dep.pacing, cfn.list_stack_set_operations, StackSetName=stage.stack_set
         ).get("Summaries", [])
-        last = max(operations, key=lambda o: o["CreationTimestamp"], default=None)
+        # Operations started within one timestamp tick: the later in the list is newer.
+        ranked = [(o["CreationTimestamp"], n, o) for n, o in enumerate(operations)]
+        last = max(ranked, key=lambda r: r[:2])[2] if ranked else None
         instances = [
             {
                 "account": i["Account"],
@@ -40,6 +42,7 @@ def status(dep: Deployment) -> list[dict[str, Any]]:
                 "status": i.get("Status"),
                 "detailed_status": i.get("StackInstanceStatus", {}).get("DetailedStatus"),
                 "drift_status": i.get("DriftStatus", "NOT_CHECKED"),
+                "stack_status": _stack_status(dep, i),
                 **({"reason": i["StatusReason"]} if i.get("StatusReason") else {}),
             }
             for i in stacksets.list_instances(cfn, dep.pacing, stage.stack_set)
@@ -59,6 +62,21 @@ def status(dep: Deployment) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _stack_status(dep: Deployment, instance: dict[str, Any]) -> str | None:
+    """The instance's own stack status (e.g. UPDATE_ROLLBACK_COMPLETE after a failed
+    update): what CloudFormation did to it, beyond the stack set's CURRENT/OUTDATED."""
+    if not instance.get("StackId"):
+        return None
+    cfn = dep.clients.client("cloudformation", instance["Region"], instance["Account"])
+    try:
+        stacks = call(dep.pacing, cfn.describe_stacks, StackName=instance["StackId"])["Stacks"]
+    except ClientError as exc:
+        if error_code(exc) == "ValidationError":  # deleted since: no such stack
+            return "ABSENT"
+        raise
+    return str(stacks[0]["StackStatus"]) if stacks else "ABSENT"
 
 
 def _stacks_in(dep: Deployment, region: str) -> list[dict[str, Any]]:

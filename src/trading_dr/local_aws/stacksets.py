@@ -24,6 +24,7 @@ from moto.cloudformation.models import Event, Stack, StackSet, cloudformation_ba
 from moto.core.utils import utcnow
 
 from trading_dr.local_aws import faults, iam_delay, protection
+from trading_dr.local_aws.rollback import update_or_roll_back
 
 FAILED_STACK_STATES = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE"}
 
@@ -113,7 +114,7 @@ class LocalStackInstance:
                 )
             else:
                 assert self.stack is not None
-                self.stack.update(template, parameters=parameters)
+                update_or_roll_back(self.stack, template, parameters)
         except Exception as exc:
             self._record_failure(exc, "CREATE" if creating else "UPDATE", name if creating else "")
             return
@@ -170,7 +171,9 @@ class LocalStackInstance:
                     )
                 )
             self.stack.status = (
-                "ROLLBACK_COMPLETE" if verb == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
+                "ROLLBACK_COMPLETE"
+                if verb == "CREATE"
+                else getattr(exc, "rollback_status", "UPDATE_ROLLBACK_COMPLETE")
             )
             self.stack._add_stack_event(self.stack.status, resource_status_reason=reason)
         self.status, self.detailed, self.reason = "OUTDATED", "FAILED", reason
