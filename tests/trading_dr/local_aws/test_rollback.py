@@ -14,7 +14,7 @@ from tests.trading_dr.local_aws.fixtures import make_deployment
 from trading_dr.config import Environment
 from trading_dr.deploy.rollout import deploy
 from trading_dr.deploy.status import status
-from trading_dr.deploy.teardown import destroy
+from trading_dr.deploy.teardown import Protection, destroy
 from trading_dr.local_aws import faults
 from trading_dr.local_aws.server import LocalAws
 
@@ -95,4 +95,4 @@ def test_a_failed_update_rolls_back_and_the_next_deploy_works(
     assert [r.status for r in deploy(again)][2] == "updated"
     (instance,) = primary_row(again)["instances"]
     assert (instance["status"], instance["stack_status"]) == ("CURRENT", "UPDATE_COMPLETE")
-    assert {r.status for r in destroy(again)} == {"deleted"}
+    assert {r.status for r in destroy(again, Protection.RETAIN)} <= {"deleted", "retained"}
