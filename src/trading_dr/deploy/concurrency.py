@@ -104,17 +104,21 @@ def check(
         for account in env.accounts:
             client = clients.client("lambda", region, account)
             limit = call(pacing, client.get_account_settings)["AccountLimit"]
+            unreserved, needed = (
+                int(limit["UnreservedConcurrentExecutions"]),
+                sum(functions.values()),
+            )
+            held = 0
+            if needed > unreserved - MINIMUM_UNRESERVED:
+                # Only then does it matter what these functions hold already (a redeploy):
+                # a no-change re-run stays at one read per region.
+                held = _held(client, pacing, [n for n in functions if not n.startswith("<")])
             found.append(
                 RegionCapacity(
-                    region,
-                    account,
-                    int(limit["ConcurrentExecutions"]),
-                    int(limit["UnreservedConcurrentExecutions"]),
-                    _held(client, pacing, [n for n in functions if not n.startswith("<")]),
-                    sum(functions.values()),
-                    dict(functions),
+                    region, account, int(limit["ConcurrentExecutions"]), unreserved, held,
+                    needed, dict(functions),
                 )
-            )
+            )  # fmt: skip
     return found
 
 
