@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
-from pg8000.exceptions import DatabaseError
+from pg8000.exceptions import DatabaseError, InterfaceError
 from trading_shared.audit import AuditObject
 from trading_shared.db import (
     Connection,
@@ -276,7 +276,7 @@ class TradeStore:
         sent and no attempt got an answer."""
         calls = 0
         starts: list[int] = []  # journal calls made before each attempt
-        sent = False
+        lost: list[BaseException] = []  # answers lost after a statement was sent
 
         def counted(stored: StoreResult) -> AuditObject:
             nonlocal calls
@@ -284,22 +284,27 @@ class TradeStore:
             return journal(stored)
 
         def attempt(conn: Connection) -> StoreResult:
-            nonlocal sent
             starts.append(calls)
-            sent = True
-            return self._save(conn, trades, counted)
+            try:
+                return self._save(conn, trades, counted)
+            except (InterfaceError, OSError) as exc:
+                # No answer: the server may have committed. (An error the server sent
+                # means it rolled the statement back.)
+                lost.append(exc)
+                raise
 
         try:
             try:
                 stored = self.connections.run(attempt)
             except Exception as exc:
-                if not (sent and is_connection_error(exc)):
+                if not (lost and is_connection_error(exc)):
                     raise
                 stored = self.connections.run(attempt)
         except Exception as exc:
-            if sent and is_connection_error(exc):
+            if lost:
                 raise OutcomeUnknownError(
-                    f"the database did not answer after the batch was sent ({describe(exc)})"
+                    f"the database did not answer after the batch was sent "
+                    f"({describe(lost[-1])}), then {describe(exc)}"
                 ) from exc
             raise
         if stored.committed_call is not None:

@@ -28,9 +28,7 @@ from trading_shared.settings import (
     RDS_CA_BUNDLE,
     DatabaseSettings,
     DbAuth,
-    SettingsError,
     TlsMode,
-    processor_settings,
 )
 
 from tests.support.postgres import PostgresServer, running_postgres
@@ -173,27 +171,6 @@ def test_require_encrypts_but_would_talk_to_anyone(tls_server: tuple[PostgresSer
 
     # WHEN it connects, THEN it succeeds: which is why production uses verify-full
     assert _connect(server, settings) is True
-
-
-ENV = {
-    "AWS_REGION": "us-east-1",
-    "DB_HOST": "trading.cluster-abc.us-east-1.rds.amazonaws.com",
-    "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
-    "AUDIT_BUCKET": "audit",
-}
-
-
-def test_verify_full_defaults_to_the_shipped_rds_bundle() -> None:
-    # GIVEN the production environment (no DB_CA_BUNDLE)
-    # WHEN the settings are read, THEN verify-full checks against the zip's RDS bundle
-    database = processor_settings(ENV).database
-    assert database.tls is TlsMode.VERIFY_FULL
-    assert database.ca_bundle == str(RDS_CA_BUNDLE)
-
-
-def test_verify_full_without_a_readable_bundle_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match=r"DB_CA_BUNDLE .* is not a file"):
-        processor_settings({**ENV, "DB_CA_BUNDLE": str(tmp_path / "missing.pem")})
 
 
 def test_shipped_bundle_is_the_pinned_one_and_holds_the_platform_regions_roots() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 import pytest
 from pg8000.exceptions import DatabaseError, InterfaceError
@@ -14,6 +15,7 @@ from trading_shared.db import (
     transaction,
 )
 from trading_shared.settings import (
+    RDS_CA_BUNDLE,
     SettingsError,
     TlsMode,
     health_settings,
@@ -97,6 +99,19 @@ def test_tls_modes_build_the_expected_contexts() -> None:
     assert required.verify_mode is ssl.CERT_NONE
     assert full.minimum_version is ssl.TLSVersion.TLSv1_2
     assert ssl_context(processor_settings({**DB_ENV, "DB_TLS": "disable"}).database) is None
+
+
+def test_verify_full_defaults_to_the_shipped_rds_bundle() -> None:
+    # GIVEN the production environment (no DB_CA_BUNDLE)
+    # WHEN the settings are read, THEN verify-full checks against the zip's RDS bundle
+    database = processor_settings(DB_ENV).database
+    assert database.tls is TlsMode.VERIFY_FULL
+    assert database.ca_bundle == str(RDS_CA_BUNDLE)
+
+
+def test_verify_full_without_a_readable_bundle_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"DB_CA_BUNDLE .* is not a file"):
+        processor_settings({**DB_ENV, "DB_CA_BUNDLE": str(tmp_path / "missing.pem")})
 
 
 def test_iam_auth_signs_a_token_for_the_app_user_locally(monkeypatch: pytest.MonkeyPatch) -> None:
