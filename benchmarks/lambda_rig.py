@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in ("shared", "intake", "processor", "health", "migrate", "shipper"):
+for _path in ("shared", "intake", "processor", "health", "migrate", "shipper", "reconciler"):
     sys.path.insert(0, str(ROOT / "lambda_src" / _path))
 sys.path.insert(0, str(ROOT))
 

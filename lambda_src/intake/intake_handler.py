@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from intake_logic import handle_order
 from trading_shared.api import raw_body, response
 from trading_shared.aws import client, get_session, send_trade
+from trading_shared.journal import record_trade
 from trading_shared.settings import IntakeSettings, intake_settings
 
 SERVICE = "trade-intake"
@@ -37,13 +38,16 @@ def runtime() -> tuple[IntakeSettings, Any, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings, dynamodb, sqs = runtime()
+    now = time.time()
     result = handle_order(
         raw_body(event),
         max_body_bytes=settings.max_body_bytes,
         lookup_session=partial(get_session, dynamodb, settings.sessions_table),
+        journal=partial(record_trade, dynamodb, settings.journal_table, now=now,
+                        region=settings.region, ttl_days=settings.journal_ttl_days),
         enqueue=partial(send_trade, sqs, settings.queue_url),
-        now=time.time(),
-    )
+        now=now,
+    )  # fmt: skip
     metrics.add_metric(name=f"Orders{result.outcome}", unit=MetricUnit.Count, value=1)
     log = logger.warning if result.status >= 500 else logger.info
     log("order " + result.outcome.lower(), status=result.status, trade_id=result.trade_id,

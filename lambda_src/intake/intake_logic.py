@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from trading_shared.aws import InvalidSessionError, Session
+from trading_shared.journal import JournalResult, Recorded
 from trading_shared.trade import (
     FieldError,
     Trade,
@@ -40,9 +41,13 @@ def handle_order(
     *,
     max_body_bytes: int,
     lookup_session: Callable[[str], Session | None],
+    journal: Callable[[Trade], JournalResult],
     enqueue: Callable[[Trade], str],
     now: float,
 ) -> Result:
+    """Validate, authorise, journal, then queue. The journal write comes first: once it
+    holds the trade, the reconciler stores it even if the queue loses it (or its region
+    fails), so 202 means durable in two regions within the journal's replication."""
     if raw is None:
         return invalid([FieldError("body", "must be a text or valid base64 body")])
     if len(raw) > max_body_bytes:
@@ -57,7 +62,7 @@ def handle_order(
         refusal = _authorise(lookup_session, request.session_token, trade, now)
         if refusal is not None:
             return refusal
-        enqueue(trade)
+        return _accept(trade, journal(trade), enqueue)
     except (BotoCoreError, ClientError) as exc:
         # The client may retry safely: trade_id makes the order idempotent downstream.
         return Result(
@@ -67,8 +72,34 @@ def handle_order(
             trade.trade_id,
             detail=[f"{type(exc).__name__}: {exc}"],
         )
+
+
+def _accept(trade: Trade, recorded: JournalResult, enqueue: Callable[[Trade], str]) -> Result:
+    if recorded.outcome is Recorded.CONFLICT:
+        return _conflict(trade, recorded)
+    body = {"status": "accepted", "trade_id": trade.trade_id}
+    if recorded.outcome is Recorded.RETRY:
+        # A retry queues nothing: its first attempt queued it, or, if that attempt's
+        # SendMessage failed after the journal write, the reconciler replays it.
+        return Result(202, body, "Retried", trade.trade_id)
+    enqueue(trade)
+    return Result(202, body, "Accepted", trade.trade_id)
+
+
+def _conflict(trade: Trade, recorded: JournalResult) -> Result:
+    fields = list(recorded.conflicting_fields)
     return Result(
-        202, {"status": "accepted", "trade_id": trade.trade_id}, "Accepted", trade.trade_id
+        409,
+        {
+            "error": "conflict",
+            "message": f"trade_id {trade.trade_id} was already accepted for a different "
+            f"trade (differing: {', '.join(fields)}); use a new trade_id for a new trade",
+            "trade_id": trade.trade_id,
+            "conflicting_fields": fields,
+        },
+        "Conflict",
+        trade.trade_id,
+        detail=[f"differing: {', '.join(fields)}"],
     )
 
 

@@ -24,8 +24,8 @@ from processor_logic import (
     records_from_event,
 )
 from trading_shared.audit import AuditObject, put_audit_object
-from trading_shared.aws import client
-from trading_shared.db import ConnectionCache, connector
+from trading_shared.aws import client, send_trades
+from trading_shared.db import READ_ONLY_TRANSACTION, ConnectionCache, connector, sqlstate
 from trading_shared.settings import ProcessorSettings, processor_settings
 
 logger = Logger(service="trade-processor")
@@ -36,6 +36,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Trad
 class Runtime:
     settings: ProcessorSettings
     s3: Any
+    sqs: Any
     store: TradeStore
 
 
@@ -48,7 +49,9 @@ def runtime() -> Runtime:
     if _runtime is None:
         settings = processor_settings(os.environ)
         connections = ConnectionCache(connector(settings.database, settings.region).connect)
-        _runtime = Runtime(settings, client("s3"), TradeStore(connections, settings.region))
+        _runtime = Runtime(
+            settings, client("s3"), client("sqs"), TradeStore(connections, settings.region)
+        )
     return _runtime
 
 
@@ -67,10 +70,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = records_from_event(event)
     batch = process_batch(records, rt.store, audit)
     if not batch.journaled:
-        logger.exception("batch not stored", exc_info=batch.store_error)
+        if sqlstate(batch.store_error or Exception()) == READ_ONLY_TRANSACTION:
+            logger.info("read-only member of the global cluster: the writer region stores")
+        else:
+            logger.exception("batch not stored", exc_info=batch.store_error)
         # The database holds nothing of this batch, so its audit goes straight to S3. If
         # that raises too, the whole batch is redelivered, and nothing was stored.
         put_audit_object(rt.s3, rt.settings.audit_bucket, batch.audit)
+
+    # Deferred trades go back as new messages (their receive count starts again, so a
+    # region that is not the writer never fills the DLQ); any SQS refused is redelivered.
+    bodies = {r.message_id: r.body for r in records}
+    deferred = {d.message_id: d.trade_id or "" for d in batch.deferred()}
+    unsent = send_trades(
+        rt.sqs, rt.settings.queue_url,
+        [(trade_id, bodies[mid]) for mid, trade_id in deferred.items()],
+        delay_s=rt.settings.defer_delay_s,
+    ) if deferred else {}  # fmt: skip
+    resend_failed = [mid for mid, trade_id in deferred.items() if trade_id in unsent]
 
     receive_counts = {r.message_id: r.receive_count for r in records}
     for result in batch.results:
@@ -82,4 +99,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                            receive_count=receive_counts[result.message_id])  # fmt: skip
     for outcome, count in batch.counts().items():
         metrics.add_metric(name=f"Trades_{outcome.value}", unit=MetricUnit.Count, value=count)
-    return batch.response()
+    if deferred:
+        metrics.add_metric(name="TradesDeferredNotSent", unit=MetricUnit.Count,
+                           value=len(resend_failed))  # fmt: skip
+    return batch.response(resend_failed)

@@ -14,7 +14,13 @@ Outcomes per record:
 - failed: transient (database unreachable); reported failed so SQS delivers it again;
 - unknown: the batch's statement reached the database but its answer did not, and the
   database stayed unreachable: it may have committed. Reported failed (the redelivery finds
-  out), and audited under a key of its own (`unconfirmed_key`), never the outbox's.
+  out), and audited under a key of its own (`unconfirmed_key`), never the outbox's;
+- deferred: the database here is a read-only member of the global cluster (this region is
+  not the writer) and the trade is not visible in it yet. Not reported failed, which
+  would count receives towards the DLQ: the handler sends it back to the queue with a
+  delay as a new message and acknowledges this one. The writer region's reconciler
+  replays the trade from the journal meanwhile; when the copy comes back, the trade is
+  visible on the replica and acknowledged as already stored. Nothing needs a human.
 
 One audit object per key, saying what the database holds: the outbox object of a batch is
 the one its committed transaction wrote. A connection lost after the statement was sent is
@@ -36,6 +42,7 @@ from uuid import UUID
 from pg8000.exceptions import DatabaseError, InterfaceError
 from trading_shared.audit import AuditObject
 from trading_shared.db import (
+    READ_ONLY_TRANSACTION,
     Connection,
     ConnectionCache,
     is_connection_error,
@@ -64,6 +71,7 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -109,13 +117,18 @@ class BatchResult:
     journaled: bool
     store_error: BaseException | None = None
 
-    def response(self) -> dict[str, list[dict[str, str]]]:
-        """The ReportBatchItemFailures contract: only the failed records are redelivered."""
+    def response(self, also_failed: Iterable[str] = ()) -> dict[str, list[dict[str, str]]]:
+        """The ReportBatchItemFailures contract: only the failed records are redelivered
+        (and `also_failed`: deferred records the handler could not send back)."""
+        failed = {r.message_id for r in self.results if r.failed} | set(also_failed)
         return {
             "batchItemFailures": [
-                {"itemIdentifier": r.message_id} for r in self.results if r.failed
+                {"itemIdentifier": r.message_id} for r in self.results if r.message_id in failed
             ]
         }
+
+    def deferred(self) -> list[RecordResult]:
+        return [r for r in self.results if r.outcome is Outcome.DEFERRED]
 
     def counts(self) -> dict[Outcome, int]:
         return {o: sum(r.outcome is o for r in self.results) for o in Outcome}
@@ -127,6 +140,8 @@ Journal = Callable[[StoreResult], AuditObject]
 
 class BatchStore(Protocol):
     def save(self, trades: list[Trade], journal: Journal) -> StoreResult: ...
+
+    def stored(self, trade_ids: list[str]) -> dict[str, Trade]: ...
 
 
 def records_from_event(event: Mapping[str, Any]) -> list[Record]:
@@ -193,6 +208,13 @@ def process_batch(
     try:
         stored = store.save(list(first.values()), journal)
     except OutcomeUnknownError as exc:
+        if _read_only(exc.__cause__):
+            # An answer was lost, then the database said it is read-only: what it holds
+            # decides (a lost attempt that committed shows there); the audit goes beside
+            # the outbox key, which that attempt may have used.
+            batch = _not_the_writer(records, invalid, parsed, first, store, audit, exc)
+            return replace(batch, audit=AuditObject(unconfirmed_key(batch.audit.key),
+                                                    batch.audit.body))  # fmt: skip
         # The outbox may hold this key's object already: this one goes under its own key.
         results = classify(StoreResult(inserted=set(), existing={}), exc)
         fallback = audit(results)
@@ -201,11 +223,54 @@ def process_batch(
             journaled=False, store_error=exc,
         )  # fmt: skip
     except Exception as exc:  # nothing reached the database: reported and retried by SQS
+        if _read_only(exc):
+            return _not_the_writer(records, invalid, parsed, first, store, audit, exc)
         results = classify(StoreResult(inserted=set(), existing={}), exc)
         return BatchResult(results, audit(results), journaled=False, store_error=exc)
     index = -1 if stored.committed_call is None else stored.committed_call
     results, audit_object = journaled[index]
     return BatchResult(results, audit_object, journaled=True)
+
+
+def _not_the_writer(
+    records: Sequence[Record],
+    invalid: dict[str, RecordResult],
+    parsed: list[tuple[Record, Trade]],
+    first: dict[str, Trade],
+    store: BatchStore,
+    audit: Callable[[list[RecordResult]], AuditObject],
+    error: BaseException,
+) -> BatchResult:
+    """The database refused the write as read-only: this region is not the writer. What
+    the replica already holds is acknowledged; the rest is deferred (see the module
+    docstring). If even the read fails, the records are failed as usual."""
+    outcomes: dict[str, RecordResult] = dict(invalid)
+    try:
+        existing = store.stored(list(first))
+    except Exception as exc:
+        for record, trade in parsed:
+            outcomes[record.message_id] = RecordResult(
+                record.message_id, trade.trade_id, Outcome.FAILED, f"not stored: {describe(exc)}"
+            )
+        failed = [outcomes[r.message_id] for r in records]
+        return BatchResult(failed, audit(failed), journaled=False, store_error=exc)
+    for record, trade in parsed:
+        outcomes[record.message_id] = _read_only_outcome(record, trade, existing)
+    results = [outcomes[r.message_id] for r in records]
+    return BatchResult(results, audit(results), journaled=False, store_error=error)
+
+
+def _read_only_outcome(record: Record, trade: Trade, existing: dict[str, Trade]) -> RecordResult:
+    stored = existing.get(trade.trade_id)
+    if stored is None:
+        return RecordResult(
+            record.message_id, trade.trade_id, Outcome.DEFERRED,
+            "read-only member: deferred; the writer region's reconciler stores it",
+        )  # fmt: skip
+    if stored.canonical() != trade.canonical():
+        return RecordResult(record.message_id, trade.trade_id, Outcome.REJECTED,
+                            "trade_id already used for a different trade")  # fmt: skip
+    return RecordResult(record.message_id, trade.trade_id, Outcome.ALREADY_STORED)
 
 
 def unconfirmed_key(key: str) -> str:
@@ -245,6 +310,12 @@ def _outcome(
 def describe(exc: BaseException) -> str:
     code = sqlstate(exc)
     return f"{type(exc).__name__}" + (f" (SQLSTATE {code})" if code else f": {exc}")
+
+
+def _read_only(exc: BaseException | None) -> bool:
+    """The database refused the write as read-only: a definite answer (nothing was
+    written), not a lost one, so the outcome is known and a retry would change nothing."""
+    return exc is not None and sqlstate(exc) == READ_ONLY_TRANSACTION
 
 
 def _refused_row(exc: DatabaseError) -> bool:
@@ -297,7 +368,7 @@ class TradeStore:
             try:
                 stored = self.connections.run(attempt)
             except Exception as exc:
-                if not (lost and is_connection_error(exc)):
+                if not (lost and is_connection_error(exc)) or _read_only(exc):
                     raise
                 stored = self.connections.run(attempt)
         except Exception as exc:
@@ -311,6 +382,10 @@ class TradeStore:
             # The attempt before this one committed; its last journal call is its object.
             return replace(stored, committed_call=starts[-1] - 1)
         return stored
+
+    def stored(self, trade_ids: list[str]) -> dict[str, Trade]:
+        """The given trades as stored (a read: a read-only replica answers it too)."""
+        return self.connections.run(lambda conn: self._existing(conn, trade_ids))
 
     def _save(self, conn: Connection, trades: list[Trade], journal: Journal) -> StoreResult:
         try:

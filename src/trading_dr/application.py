@@ -1,5 +1,5 @@
-"""The trade path's functions: intake, processor, health, the audit shipper and the
-schema migrator.
+"""The trade path's functions: intake, processor, health, the audit shipper, the journal
+reconciler and the schema migrator.
 
 Each spec names the handler inside its zip, the environment variables its settings module
 reads (lambda_src/shared/trading_shared/settings.py) and exactly the grants it needs.
@@ -12,6 +12,7 @@ user, with the RDS-managed secret, in the writer region; the audit shipper logs 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,8 +23,10 @@ from troposphere import Sub, Template
 from troposphere.awslambda import EventSourceMapping, ScalingConfig
 from troposphere.validators import integer
 
+from trading_dr.config import JournalSettings
 from trading_dr.context import StackContext
 from trading_dr.functions import Artifacts, FunctionSpec, add_function, add_schedule
+from trading_dr.journal import PENDING_INDEX
 from trading_dr.policies import allow
 from trading_dr.queues import grant_consume, grant_read_attributes, grant_send
 from trading_dr.refs import (
@@ -35,6 +38,7 @@ from trading_dr.refs import (
     QueueRefs,
     StorageRefs,
 )
+from trading_dr.sessions import regional_table_arn
 
 APP_DB_USER = "trading_app"  # created by migration 0002 with the rds_iam role
 AUDIT_DB_USER = "trading_audit"  # the shipper's login, created by migration 0003
@@ -47,6 +51,13 @@ BATCH_SIZE = 100
 # One second of batching bounds the added latency while filling batches under load.
 BATCH_WINDOW_S = 1
 PROCESSOR_MAX_CONCURRENCY = 10
+# In a region that is not the writer, the processor sends a trade it cannot store back
+# to the queue with this delay (SQS allows 0-900 s); the writer's reconciler stores it.
+DEFER_DELAY_S = 60
+# EventBridge's finest rate; the reconciler makes a pass every pass_interval_s within it.
+RECONCILE_SCHEDULE = "rate(1 minute)"
+# Its last pass starts under 60 s into the run and may take a while on a large backlog.
+RECONCILER_TIMEOUT_S = 120
 
 
 class EventSourceScalingConfig(ScalingConfig):  # type: ignore[misc]
@@ -62,15 +73,8 @@ class ApplicationRefs:
     processor: FunctionRefs
     health: FunctionRefs
     shipper: FunctionRefs
+    reconciler: FunctionRefs
     migrate: FunctionRefs | None  # only where the writer (and its secret) lives
-
-
-def sessions_table_arn(table_name: AWSHelperFn) -> Sub:
-    """The sessions replica in this region; the global stage outputs only its own region's."""
-    return Sub(
-        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
-        Table=table_name,
-    )
 
 
 def _database_env(db: DatabaseRefs) -> dict[str, AWSHelperFn | str]:
@@ -126,6 +130,7 @@ def add_application(
     storage: StorageRefs,
     queues: QueueRefs,
     sessions_table: AWSHelperFn,
+    journal_table: AWSHelperFn,
     artifacts: Artifacts,
 ) -> ApplicationRefs:
     def add(spec: FunctionSpec) -> FunctionRefs:
@@ -143,9 +148,13 @@ def add_application(
             environment={
                 "TRADE_QUEUE_URL": queues.queue_url,
                 "SESSIONS_TABLE_NAME": sessions_table,
+                "JOURNAL_TABLE_NAME": journal_table,
+                "JOURNAL_TTL_DAYS": str(ctx.env.journal.ttl_days),
             },
             statements=[
-                allow("ReadSessions", (dynamodb.GetItem,), [sessions_table_arn(sessions_table)]),
+                allow("ReadSessions", (dynamodb.GetItem,), [regional_table_arn(sessions_table)]),
+                # A conditional PutItem; a refused one returns the stored item itself.
+                allow("JournalTrades", (dynamodb.PutItem,), [regional_table_arn(journal_table)]),
                 *grant_send(queues, keys),
             ],
         )
@@ -158,9 +167,16 @@ def add_application(
             memory_mb=512,
             timeout_s=PROCESSOR_TIMEOUT_S,
             reserved_concurrency=PROCESSOR_MAX_CONCURRENCY,
-            environment={**iam_db, "AUDIT_BUCKET": storage.audit_bucket},
+            environment={
+                **iam_db,
+                "AUDIT_BUCKET": storage.audit_bucket,
+                "TRADE_QUEUE_URL": queues.queue_url,
+                "DEFER_DELAY_SECONDS": str(DEFER_DELAY_S),
+            },
             statements=[
                 *grant_consume(queues, keys),
+                # Where it is not the writer, trades it cannot store go back to the queue.
+                *grant_send(queues, keys),
                 _iam_login(db),
                 # Only when the database is down does the processor put a batch's audit
                 # object itself (the batch then stored nothing, and is redelivered).
@@ -199,7 +215,7 @@ def add_application(
                 allow(
                     "DescribeSessionsTable",
                     (dynamodb.DescribeTable,),
-                    [sessions_table_arn(sessions_table)],
+                    [regional_table_arn(sessions_table)],
                 ),
                 _iam_login(db),
             ],
@@ -232,6 +248,7 @@ def add_application(
         template, ctx, "AuditShipRule", SHIP_SCHEDULE, ("shipper", shipper), "{}",
         "ship the audit outbox into the audit bucket",
     )  # fmt: skip
+    reconciler = _add_reconciler(template, ctx, add, db, queues, keys, journal_table)
     migrate = None
     if db.secret_arn is not None:
         migrate = add(
@@ -256,5 +273,64 @@ def add_application(
             )
         )
     return ApplicationRefs(
-        intake=intake, processor=processor, health=health, shipper=shipper, migrate=migrate
+        intake=intake, processor=processor, health=health, shipper=shipper,
+        reconciler=reconciler, migrate=migrate,
+    )  # fmt: skip
+
+
+def reconciler_environment(ctx: StackContext, journal: JournalSettings) -> dict[str, str]:
+    """The reconciler's timing, which the DR budget reads back from the template."""
+    return {
+        "ENVIRONMENT": ctx.env.suffix,
+        "GRACE_SECONDS": str(journal.grace_s),
+        "PASS_INTERVAL_SECONDS": str(journal.pass_interval_s),
+        "LOOKBACK_MINUTES": str(journal.lookback_minutes),
+    }
+
+
+def _add_reconciler(
+    template: Template, ctx: StackContext, add: Callable[[FunctionSpec], FunctionRefs],
+    db: DatabaseRefs, queues: QueueRefs, keys: KeyRefs, journal_table: AWSHelperFn,
+) -> FunctionRefs:  # fmt: skip
+    """In both regions; it replays only where the database is the writer, so after a
+    failover the new writer's reconciler stores what the old primary's queue stranded."""
+    reconciler = add(
+        FunctionSpec(
+            name="reconciler",
+            handler="reconciler_handler.handler",
+            description="Queue again accepted trades that the journal holds and Aurora lacks",
+            memory_mb=256,
+            timeout_s=RECONCILER_TIMEOUT_S,
+            reserved_concurrency=1,  # one pass at a time per region
+            environment={
+                **_database_env(db),
+                "DB_AUTH": "iam",
+                "DB_USER": APP_DB_USER,
+                "JOURNAL_TABLE_NAME": journal_table,
+                "TRADE_QUEUE_URL": queues.queue_url,
+                **reconciler_environment(ctx, ctx.env.journal),
+            },
+            statements=[
+                # The pending index only: the time window is a Query, never a Scan.
+                allow(
+                    "QueryPendingJournal",
+                    (dynamodb.Query,),
+                    [regional_table_arn(journal_table, PENDING_INDEX)],
+                ),
+                # REMOVE of the pending marker once the trade is seen in Aurora.
+                allow(
+                    "ClearReconciledJournal",
+                    (dynamodb.UpdateItem,),
+                    [regional_table_arn(journal_table)],
+                ),
+                # Reads trades (trading_app may SELECT and INSERT; it only SELECTs here).
+                _iam_login(db),
+                *grant_send(queues, keys),
+            ],
+        )
     )
+    add_schedule(
+        template, ctx, "ReconcileRule", RECONCILE_SCHEDULE, ("reconciler", reconciler), "{}",
+        "replay accepted trades missing from Aurora (writer region only)",
+    )  # fmt: skip
+    return reconciler

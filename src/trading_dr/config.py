@@ -211,6 +211,33 @@ class FailoverSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class JournalSettings:
+    """The intake journal (a DynamoDB global table) and the reconciler that replays it."""
+
+    # DynamoDB TTL deletes entries this many days after acceptance; the reconciler only
+    # looks back `lookback_minutes`, so anything longer only serves audits and retries.
+    ttl_days: Annotated[int, Bounds(1, 365)] = 7
+    # An entry younger than this is still on its way through the queue, not stranded.
+    grace_s: Annotated[int, Bounds(5, 3600)] = 20
+    # How often the reconciler passes over the journal (several passes per invocation,
+    # as EventBridge schedules run at most once a minute).
+    pass_interval_s: Annotated[int, Bounds(5, 60)] = 15
+    # How far back each pass reads; a trade stranded longer is past any RPO target and
+    # was alarmed on long before (the alarm fires at rpo_target_s).
+    lookback_minutes: Annotated[int, Bounds(5, 1440)] = 60
+
+    @classmethod
+    def _check_lookback_minutes(cls, value: int, earlier: Mapping[str, Any]) -> int:
+        grace = earlier.get("grace_s")
+        if grace is not None and value * 60 <= 2 * grace:
+            raise ValueError(
+                f"{value} min does not reach past twice grace_s ({grace} s); fix: look back "
+                "further than the grace period, or no entry is ever old enough to replay"
+            )
+        return value
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeploymentSettings:
     failure_tolerance_count: Annotated[int, Bounds(0, 10)] = 0
     max_concurrent_count: Annotated[int, Bounds(1, 10)] = 1
@@ -231,6 +258,7 @@ class Environment:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     failover: FailoverSettings = field(default_factory=FailoverSettings)
+    journal: JournalSettings = field(default_factory=JournalSettings)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     log_retention_days: int = 90
     tags: dict[str, str] = field(default_factory=dict)

@@ -60,6 +60,14 @@ class StageInputs:
         )
 
     @property
+    def journal_table_name(self) -> Ref:
+        return self._parameter(
+            "JournalTableName",
+            "Intake journal global table name (global stage output JournalTableName)",
+            AllowedPattern=r"^[a-zA-Z0-9_.-]{3,255}$",
+        )
+
+    @property
     def artifact_bucket(self) -> Ref:
         return self._parameter(
             "ArtifactBucket",

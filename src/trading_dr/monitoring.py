@@ -325,6 +325,30 @@ def add_audit_outbox_alarm(template: Template, ctx: StackContext, topic_arn: AWS
     )  # fmt: skip
 
 
+# The journal reconciler (lambda_src/reconciler) publishes the age of the oldest accepted
+# trade that is past its grace period and still not in Aurora; dimensions exactly these.
+RECONCILER_SERVICE = "trade-reconciler"
+JOURNAL_AGE_METRIC = "JournalOldestUnreconciledAgeSeconds"
+
+
+def add_journal_rpo_alarm(template: Template, ctx: StackContext, topic_arn: AWSHelperFn) -> Alarm:
+    """An accepted trade has waited longer than the RPO target without reaching Aurora:
+    replays fail, the processor cannot store, or no region is the writer yet."""
+    target = ctx.env.failover.rpo_target_s
+    return _alarm(
+        template, ctx, "JournalRpoAlarm", "journal-rpo",
+        f"An accepted trade is not in Aurora {target} s (rpo_target_s) after intake",
+        topic_arn,
+        Namespace=NAMESPACE, MetricName=JOURNAL_AGE_METRIC,
+        Dimensions=_dimensions(service=RECONCILER_SERVICE, Environment=ctx.env.suffix),
+        Statistic="Maximum", Period=60, EvaluationPeriods=1, DatapointsToAlarm=1,
+        Threshold=target, ComparisonOperator="GreaterThanThreshold",
+        # The reconciler publishes every pass in both regions; silence is its error-rate
+        # alarm's to report.
+        TreatMissingData="notBreaching",
+    )  # fmt: skip
+
+
 def grant_notify(refs: MonitoringRefs) -> list[Statement]:
     """sns:Publish on the alarm topic and the key use SNS encryption needs."""
     return [

@@ -45,6 +45,7 @@ FUNCTIONS: Mapping[str, tuple[str, ...]] = {
     "health": (POWERTOOLS, PG8000),
     "migrate": (POWERTOOLS, PG8000),
     "shipper": (POWERTOOLS, PG8000),
+    "reconciler": (POWERTOOLS, PG8000),
     # boto3 and the standard library only: it is a readiness check, not an app.
     "validator": (),
 }

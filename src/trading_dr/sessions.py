@@ -7,7 +7,7 @@ a customer key of the secondary region cannot exist before this (first) stage ru
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Template
+from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.dynamodb import (
     AttributeDefinition,
     GlobalTable,
@@ -31,9 +31,9 @@ def sessions_table_name(ctx: StackContext) -> str:
     return f"user-sessions-{ctx.env.suffix}"
 
 
-def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
-    """Add the global table; returns (name Ref, ARN GetAtt)."""
-    replicas = [
+def replicas(ctx: StackContext) -> list[ReplicaSpecification]:
+    """One replica per region: PITR, the AWS-managed key, deletion protection, tags."""
+    return [
         ReplicaSpecification(
             Region=settings.region,
             PointInTimeRecoverySpecification=PointInTimeRecoverySpecification(
@@ -45,6 +45,10 @@ def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelper
         )
         for settings in (ctx.env.primary, ctx.env.secondary)
     ]
+
+
+def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
+    """Add the global table; returns (name Ref, ARN GetAtt)."""
     table = template.add_resource(
         GlobalTable(
             "SessionsTable",
@@ -54,7 +58,7 @@ def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelper
                 AttributeDefinition(AttributeName=SESSION_KEY, AttributeType="S")
             ],
             KeySchema=[KeySchema(AttributeName=SESSION_KEY, KeyType="HASH")],
-            Replicas=replicas,
+            Replicas=replicas(ctx),
             SSESpecification=GlobalTableSSESpecification(SSEEnabled=True, SSEType="KMS"),
             # Global tables (2019.11.21) replicate through streams with both images.
             StreamSpecification=StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
@@ -65,3 +69,13 @@ def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelper
         )
     )
     return Ref(table), GetAtt(table, "Arn")
+
+
+def regional_table_arn(table_name: AWSHelperFn, index: str | None = None) -> Sub:
+    """A global table's replica in this stack's region (the global stage outputs only its
+    own region's ARN), or one of its indexes: what IAM scopes DynamoDB calls to."""
+    return Sub(
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}"
+        + (f"/index/{index}" if index else ""),
+        Table=table_name,
+    )

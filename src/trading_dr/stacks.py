@@ -20,8 +20,14 @@ from trading_dr.dns import add_alias_record, add_hosted_zone
 from trading_dr.failover import add_failover_workflow
 from trading_dr.functions import Artifacts
 from trading_dr.inputs import StageInputs, add_stage_inputs
+from trading_dr.journal import add_journal_table
 from trading_dr.keys import add_keys
-from trading_dr.monitoring import add_audit_outbox_alarm, add_error_rate_alarm, add_monitoring
+from trading_dr.monitoring import (
+    add_audit_outbox_alarm,
+    add_error_rate_alarm,
+    add_journal_rpo_alarm,
+    add_monitoring,
+)
 from trading_dr.network import add_network
 from trading_dr.parameters import add_string_parameter
 from trading_dr.queues import add_queues
@@ -92,15 +98,20 @@ def _new_template(ctx: StackContext, what: str) -> Template:
 def build_global(env: Environment) -> Template:
     ctx = StackContext(env, Role.GLOBAL)
     template = _new_template(
-        ctx, "hosted zone, Aurora global cluster and sessions global table (deployed once)"
+        ctx,
+        "hosted zone, Aurora global cluster, sessions and trade journal global tables "
+        "(deployed once)",
     )
     zone_id = add_hosted_zone(template, ctx)
     cluster_id = add_global_cluster(template, ctx)
     table_name, table_arn = add_sessions_table(template, ctx)
+    journal_name, journal_arn = add_journal_table(template, ctx)
     _output(template, "HostedZoneId", zone_id, "Route 53 zone of the API failover records")
     _output(template, "GlobalClusterIdentifier", cluster_id, "Aurora global cluster id")
     _output(template, "SessionsTableName", table_name, "Sessions global table name")
     _output(template, "SessionsTableArn", table_arn, "Sessions global table ARN (this region)")
+    _output(template, "JournalTableName", journal_name, "Intake journal global table name")
+    _output(template, "JournalTableArn", journal_arn, "Intake journal table ARN (this region)")
     apply_suppressions(template)
     return template
 
@@ -120,7 +131,7 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
     queues = add_queues(template, ctx, keys, PROCESSOR_TIMEOUT_S)
     app = add_application(
         template, ctx, network, keys, db, storage, queues, inputs.sessions_table_name,
-        Artifacts(inputs.artifact_bucket, code_keys),
+        inputs.journal_table_name, Artifacts(inputs.artifact_bucket, code_keys),
     )  # fmt: skip
     api = add_api(template, ctx, keys, inputs.hosted_zone_id, app.intake, app.health)
     add_alias_record(
@@ -195,7 +206,7 @@ def _add_failover(
     monitoring = add_monitoring(
         template, ctx, db.cluster_id,
         {"intake": app.intake, "processor": app.processor, "health": app.health,
-         "shipper": app.shipper},
+         "shipper": app.shipper, "reconciler": app.reconciler},
         queues, api.stage_name, inputs.sessions_table_name, ("config", "audit"),
     )  # fmt: skip
     routing = add_routing(template, ctx, api, inputs, profile.failover_record, monitoring.topic_arn)
@@ -216,6 +227,7 @@ def _add_failover(
     # The validator decides on failover: its own failures must page someone too.
     add_error_rate_alarm(template, ctx, "validator", validator, monitoring.topic_arn)
     add_audit_outbox_alarm(template, ctx, monitoring.topic_arn)
+    add_journal_rpo_alarm(template, ctx, monitoring.topic_arn)
     workflow = add_failover_workflow(
         template, ctx, inputs.global_cluster_id, db.cluster_arn, peer_member_cluster_arn(ctx),
         validator, monitoring, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,

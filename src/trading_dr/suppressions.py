@@ -35,6 +35,10 @@ SUPPRESSIONS: dict[tuple[str, str], str] = {
     "queue of its own: what a failed run did not ship stays in the database outbox for the "
     "next run, so a failed event holds nothing to replay; its error rate and the outbox age "
     "are alarmed (ShipperErrorRateAlarm, AuditOutboxAgeAlarm)",
+    ("ReconcilerFunction", "CKV_AWS_116"): "scheduled every minute (EventBridge) over the "
+    "journal: an entry a failed run did not replay stays pending in the journal for the next "
+    "pass, so a failed event holds nothing to replay; its error rate and the age of "
+    "unreconciled trades are alarmed (ReconcilerErrorRateAlarm, JournalRpoAlarm)",
     # CKV_AWS_117: Lambda outside a VPC.
     ("ValidatorFunction", "CKV_AWS_117"): "the readiness validator calls Route 53 (no VPC "
     "endpoint exists for it), RDS's control plane and the peer region's public /health to "

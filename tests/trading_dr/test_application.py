@@ -14,7 +14,13 @@ from trading_dr.config import Role
 
 CASES = [(env, role) for env in ENVIRONMENTS for role in REGIONAL]
 IDS = [f"{e}-{r.value}" for e, r in CASES]
-SHARED_FUNCTIONS = ("IntakeFunction", "ProcessorFunction", "HealthFunction", "ShipperFunction")
+SHARED_FUNCTIONS = (
+    "IntakeFunction",
+    "ProcessorFunction",
+    "HealthFunction",
+    "ShipperFunction",
+    "ReconcilerFunction",
+)
 
 
 def _props(env: str, role: Role, name: str) -> dict[str, Any]:
@@ -222,3 +228,60 @@ def test_gateway_schema_follows_the_trade_model() -> None:
     assert schema["required"] == [f for f in REQUEST_FIELDS if f != "limit_price"]
     assert schema["properties"]["side"]["enum"] == [s.value for s in Side]
     assert schema["properties"]["order_type"]["enum"] == [o.value for o in OrderType]
+
+
+JOURNAL_REPLICA = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
+        {"Table": {"Ref": "JournalTableName"}},
+    ]
+}
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_intake_may_only_add_journal_entries(env: str, role: Role) -> None:
+    intake = _statements(env, role, "IntakeFunction")
+    assert intake["JournalTrades"]["Action"] == ["dynamodb:PutItem"]
+    assert as_list(intake["JournalTrades"]["Resource"]) == [JOURNAL_REPLICA]
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_reconciler_queries_the_pending_index_and_clears_markers_only(env: str, role: Role) -> None:
+    # GIVEN the reconciler's grants
+    grants = _statements(env, role, "ReconcilerFunction")
+
+    # THEN it may Query only the pending index (no Scan, no table read), UpdateItem the
+    # table (the marker), send to its own queue, and read trades as the app user
+    query = grants["QueryPendingJournal"]
+    assert query["Action"] == ["dynamodb:Query"]
+    [index] = as_list(query["Resource"])
+    assert index["Fn::Sub"][0].endswith("table/${Table}/index/pending-by-minute")
+    assert grants["ClearReconciledJournal"]["Action"] == ["dynamodb:UpdateItem"]
+    assert as_list(grants["ClearReconciledJournal"]["Resource"]) == [JOURNAL_REPLICA]
+    assert as_list(grants["SendTrades"]["Resource"]) == [{"Fn::GetAtt": ["TradeQueue", "Arn"]}]
+    assert grants["ConnectAsAppUser"]["Action"] == ["rds-db:connect"]
+    actions = {a for s in grants.values() for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("dynamodb:")} - {
+        "dynamodb:Query", "dynamodb:UpdateItem",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_reconciler_runs_every_minute_with_the_configured_timing(env: str, role: Role) -> None:
+    journal = environment(env).journal
+    variables = _props(env, role, "ReconcilerFunction")["Environment"]["Variables"]
+    assert variables["GRACE_SECONDS"] == str(journal.grace_s)
+    assert variables["PASS_INTERVAL_SECONDS"] == str(journal.pass_interval_s)
+    assert variables["LOOKBACK_MINUTES"] == str(journal.lookback_minutes)
+    rule = _props(env, role, "ReconcileRule")
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcilerFunction", "Arn"]}
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_processor_sends_deferred_trades_back_to_its_own_queue(env: str, role: Role) -> None:
+    grants = _statements(env, role, "ProcessorFunction")
+    assert as_list(grants["SendTrades"]["Resource"]) == [{"Fn::GetAtt": ["TradeQueue", "Arn"]}]
+    variables = _props(env, role, "ProcessorFunction")["Environment"]["Variables"]
+    assert variables["TRADE_QUEUE_URL"] == {"Ref": "TradeQueue"}
+    assert 0 < int(variables["DEFER_DELAY_SECONDS"]) <= 900  # SQS DelaySeconds range

@@ -1,4 +1,5 @@
-"""Global template: hosted zone (or an existing one), global cluster, sessions global table."""
+"""Global template: hosted zone (or an existing one), global cluster, the sessions and trade
+journal global tables."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ def test_dev_uses_the_existing_zone() -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_sessions_global_table(env: str) -> None:
+@pytest.mark.parametrize(
+    ("logical", "name"), [("SessionsTable", "user-sessions"), ("JournalTable", "trade-journal")]
+)
+def test_global_tables(env: str, logical: str, name: str) -> None:
     t = template(env, Role.GLOBAL)
-    resource_count_is(t, "AWS::DynamoDB::GlobalTable", 1)
-    table = t["Resources"]["SessionsTable"]
+    resource_count_is(t, "AWS::DynamoDB::GlobalTable", 2)
+    table = t["Resources"][logical]
     props = table["Properties"]
     e = environment(env)
-    assert props["TableName"] == f"user-sessions-{e.suffix}"
+    assert props["TableName"] == f"{name}-{e.suffix}"
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
@@ -49,4 +53,6 @@ def test_global_outputs_feed_the_regional_stages(env: str) -> None:
         "GlobalClusterIdentifier",
         "SessionsTableName",
         "SessionsTableArn",
+        "JournalTableName",
+        "JournalTableArn",
     }

@@ -158,3 +158,22 @@ def test_audit_outbox_alarm_reads_what_the_shipper_publishes(env: str, role: Rol
     assert alarm["Statistic"] == "Maximum"
     assert alarm["Threshold"] == 600
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_journal_rpo_alarm_reads_what_the_reconciler_publishes(env: str, role: Role) -> None:
+    # The reconciler is Lambda code the generator cannot import: the test holds both in step.
+    import reconciler_handler
+
+    alarm = _alarm(env, role, "JournalRpoAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "TradingDR", reconciler_handler.OLDEST_AGE_METRIC,
+    )  # fmt: skip
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": reconciler_handler.SERVICE},
+        {"Name": "Environment", "Value": environment(env).suffix},
+    ]
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == environment(env).failover.rpo_target_s
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

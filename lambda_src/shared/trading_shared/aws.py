@@ -76,16 +76,48 @@ def get_session(dynamodb: Any, table: str, token: str) -> Session | None:
     return None if item is None else parse_session(item)
 
 
+def _trade_attributes(trade_id: str) -> dict[str, dict[str, str]]:
+    return {"trade_id": {"DataType": "String", "StringValue": trade_id}}
+
+
 def send_trade(sqs: Any, queue_url: str, trade: Trade) -> str:
     """SendMessage; returns the SQS message id. A standard queue cannot deduplicate, so
     trade_id (in the body and as an attribute) is the processor's idempotency key."""
     response = sqs.send_message(
         QueueUrl=queue_url,
         MessageBody=trade.to_json(),
-        MessageAttributes={"trade_id": {"DataType": "String", "StringValue": trade.trade_id}},
+        MessageAttributes=_trade_attributes(trade.trade_id),
     )
     message_id: str = response["MessageId"]
     return message_id
+
+
+SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
+
+
+def send_trades(
+    sqs: Any, queue_url: str, messages: list[tuple[str, str]], *, delay_s: int = 0
+) -> dict[str, str]:
+    """SendMessageBatch of (trade_id, canonical body) pairs, ten at a time; returns the
+    trade ids SQS did not take, with why (the caller keeps them for another attempt)."""
+    failed: dict[str, str] = {}
+    for start in range(0, len(messages), SQS_BATCH):
+        chunk = messages[start : start + SQS_BATCH]
+        try:
+            response = sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "MessageBody": body, "DelaySeconds": delay_s,
+                     "MessageAttributes": _trade_attributes(trade_id)}
+                    for i, (trade_id, body) in enumerate(chunk)
+                ],
+            )  # fmt: skip
+        except Exception as exc:  # this chunk failed as a whole; the others may not
+            failed.update({trade_id: f"{type(exc).__name__}: {exc}" for trade_id, _ in chunk})
+            continue
+        for entry in response.get("Failed", []):
+            failed[chunk[int(entry["Id"])][0]] = f"{entry.get('Code')}: {entry.get('Message')}"
+    return failed
 
 
 class TableNotActiveError(RuntimeError):

@@ -69,6 +69,15 @@ def is_connection_error(exc: BaseException) -> bool:
     return code is not None and (code.startswith(("08", "57P")) or code == READ_ONLY_TRANSACTION)
 
 
+def read_only(conn: Connection) -> bool:
+    """True on a read-only member of an Aurora global cluster (or a standby): where this
+    region is not the writer."""
+    [[answer]] = conn.run(
+        "SELECT current_setting('transaction_read_only') = 'on' OR pg_is_in_recovery()"
+    )
+    return bool(answer)
+
+
 def secret_region(secret_arn: str) -> str | None:
     """The secret's own region, so a replica secret in this region can be named by ARN."""
     parts = secret_arn.split(":")

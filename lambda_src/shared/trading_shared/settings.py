@@ -55,12 +55,16 @@ class IntakeSettings:
     region: str
     queue_url: str
     sessions_table: str
+    journal_table: str
+    journal_ttl_days: int
     max_body_bytes: int
 
 
 @dataclass(frozen=True)
 class ProcessorSettings:
     region: str
+    queue_url: str  # where trades deferred in a read-only region go back to
+    defer_delay_s: int
     audit_bucket: str
     audit_prefix: str
     database: DatabaseSettings
@@ -72,6 +76,18 @@ class ShipperSettings:
     environment: str  # the metrics' Environment dimension, which the outbox alarm reads
     audit_bucket: str
     batch_size: int  # outbox rows put per round (in parallel) before their DELETE commits
+    database: DatabaseSettings
+
+
+@dataclass(frozen=True)
+class ReconcilerSettings:
+    region: str
+    environment: str  # the metrics' Environment dimension, which the RPO alarm reads
+    journal_table: str
+    queue_url: str
+    grace_s: float  # entries younger than this are still on their way
+    pass_interval_s: float
+    lookback_minutes: int
     database: DatabaseSettings
 
 
@@ -162,6 +178,8 @@ def intake_settings(environ: Mapping[str, str]) -> IntakeSettings:
         region=r.text("AWS_REGION"),
         queue_url=r.text("TRADE_QUEUE_URL"),
         sessions_table=r.text("SESSIONS_TABLE_NAME"),
+        journal_table=r.text("JOURNAL_TABLE_NAME"),
+        journal_ttl_days=int(r.number("JOURNAL_TTL_DAYS", 7, 1, 365)),
         max_body_bytes=int(r.number("MAX_BODY_BYTES", 16 * 1024, 256, 1024 * 1024)),
     )
     r.done()
@@ -172,6 +190,8 @@ def processor_settings(environ: Mapping[str, str]) -> ProcessorSettings:
     r = _Reader(environ)
     settings = ProcessorSettings(
         region=r.text("AWS_REGION"),
+        queue_url=r.text("TRADE_QUEUE_URL"),
+        defer_delay_s=int(r.number("DEFER_DELAY_SECONDS", 60, 0, 900)),
         audit_bucket=r.text("AUDIT_BUCKET"),
         audit_prefix=environ.get("AUDIT_PREFIX", "trades/"),
         database=_database(r),
@@ -187,6 +207,22 @@ def shipper_settings(environ: Mapping[str, str]) -> ShipperSettings:
         environment=r.text("ENVIRONMENT"),
         audit_bucket=r.text("AUDIT_BUCKET"),
         batch_size=int(r.number("SHIP_BATCH_SIZE", 50, 1, 1000)),
+        database=_database(r),
+    )
+    r.done()
+    return settings
+
+
+def reconciler_settings(environ: Mapping[str, str]) -> ReconcilerSettings:
+    r = _Reader(environ)
+    settings = ReconcilerSettings(
+        region=r.text("AWS_REGION"),
+        environment=r.text("ENVIRONMENT"),
+        journal_table=r.text("JOURNAL_TABLE_NAME"),
+        queue_url=r.text("TRADE_QUEUE_URL"),
+        grace_s=r.number("GRACE_SECONDS", 20, 1, 3600),
+        pass_interval_s=r.number("PASS_INTERVAL_SECONDS", 15, 1, 60),
+        lookback_minutes=int(r.number("LOOKBACK_MINUTES", 60, 1, 1440)),
         database=_database(r),
     )
     r.done()

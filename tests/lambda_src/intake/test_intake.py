@@ -15,8 +15,10 @@ import intake_handler
 import pytest
 
 from tests.lambda_src.helpers import ACCOUNT, SESSION_TOKEN, context, post_event, trade
+from tests.support.journal import create_journal_table
 
 TABLE = "user-sessions-test"
+JOURNAL = "trade-journal-test"
 MAX_BODY = 16 * 1024
 
 
@@ -64,6 +66,8 @@ def intake(aws: None, monkeypatch: pytest.MonkeyPatch) -> Intake:
     )
     monkeypatch.setenv("TRADE_QUEUE_URL", queue_url)
     monkeypatch.setenv("SESSIONS_TABLE_NAME", TABLE)
+    create_journal_table(dynamodb, JOURNAL)
+    monkeypatch.setenv("JOURNAL_TABLE_NAME", JOURNAL)
     monkeypatch.setattr(intake_handler, "_runtime", None)
     rig = Intake(sqs, dynamodb, queue_url)
     rig.add_session(SESSION_TOKEN, time.time() + 3600, ACCOUNT)
@@ -424,3 +428,121 @@ def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch, aws: None) 
     # THEN it fails naming both variables
     with pytest.raises(RuntimeError, match="TRADE_QUEUE_URL is required; SESSIONS_TABLE_NAME"):
         intake_handler.handler(post_event(json.dumps(trade())), context())
+
+
+def _journal_item(intake: Intake, trade_id: str) -> dict[str, Any]:
+    item: dict[str, Any] = intake.dynamodb.get_item(
+        TableName=JOURNAL, Key={"trade_id": {"S": trade_id}}, ConsistentRead=True
+    ).get("Item", {})
+    return item
+
+
+def test_accepted_trade_is_journaled_before_it_is_queued(intake: Intake) -> None:
+    # GIVEN a valid order
+    order = trade()
+    before = time.time()
+
+    # WHEN it is posted
+    response = intake.post(order)
+
+    # THEN it is accepted, journaled with exactly the queued body, pending reconciliation
+    # in its minute's shard of the index, and set to expire after the configured days
+    assert response["statusCode"] == 202
+    [queued] = intake.queued()
+    item = _journal_item(intake, order["trade_id"])
+    assert json.loads(item["trade"]["S"], parse_float=Decimal) == queued
+    accepted_ms = int(item["accepted_at"]["N"])
+    assert before * 1000 - 1 <= accepted_ms <= time.time() * 1000 + 1
+    minute = time.strftime("%Y%m%d%H%M", time.gmtime(accepted_ms // 1000))
+    assert item["pending"]["S"] == f"{minute}#{int(order['trade_id'][-4:], 16) % 4}"
+    assert int(item["expires_at"]["N"]) == accepted_ms // 1000 + 7 * 86_400
+    assert item["region"]["S"] == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    "respelled",
+    [
+        pytest.param(lambda o: o, id="same JSON"),
+        pytest.param(lambda o: {**o, "quantity": "10.50"}, id="trailing zero"),
+        pytest.param(
+            lambda o: {**o, "client_timestamp": "2024-05-01T14:00:00.123456+02:00"},
+            id="same instant, other offset",
+        ),
+    ],
+)
+def test_exact_retry_is_accepted_without_a_second_message(intake: Intake, respelled: Any) -> None:
+    # GIVEN an order that was accepted
+    order = trade()
+    assert intake.post(order)["statusCode"] == 202
+
+    # WHEN the same trade is posted again (the client did not see the answer)
+    response = intake.post(respelled(order))
+
+    # THEN the answer is the same 202 and the queue holds the trade once
+    assert response["statusCode"] == 202
+    assert response["json"] == {"status": "accepted", "trade_id": order["trade_id"]}
+    assert [m["trade_id"] for m in intake.queued()] == [order["trade_id"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"quantity": "11"}, ["quantity"]),
+        ({"side": "SELL", "limit_price": "187.1"}, ["limit_price", "side"]),
+        ({"order_type": "MARKET", "limit_price": ...}, ["limit_price", "order_type"]),
+    ],
+)
+def test_trade_id_reused_for_a_different_trade_is_refused_naming_the_conflict(
+    intake: Intake, change: dict[str, Any], fields: list[str]
+) -> None:
+    # GIVEN an accepted order
+    order = trade()
+    assert intake.post(order)["statusCode"] == 202
+    intake.queued()
+
+    # WHEN a different trade comes with the same trade_id
+    other = {k: v for k, v in {**order, **change}.items() if v is not ...}
+    response = intake.post(other)
+
+    # THEN 409 names the trade_id and the differing fields; nothing more is queued and
+    # the journal keeps the first trade
+    assert response["statusCode"] == 409
+    assert response["json"]["error"] == "conflict"
+    assert response["json"]["trade_id"] == order["trade_id"]
+    assert response["json"]["conflicting_fields"] == fields
+    assert order["trade_id"] in response["json"]["message"]
+    assert intake.queued() == []
+    stored = json.loads(_journal_item(intake, order["trade_id"])["trade"]["S"])
+    assert stored["quantity"] == "10.5"
+
+
+def test_unreachable_journal_answers_503_and_queues_nothing(intake: Intake) -> None:
+    # GIVEN the journal table cannot be written (here: it does not exist)
+    intake.dynamodb.delete_table(TableName=JOURNAL)
+
+    # WHEN an order is posted
+    response = intake.post(trade())
+
+    # THEN the client is told to retry, and nothing was queued that is not journaled
+    assert response["statusCode"] == 503
+    assert intake.queued() == []
+
+
+def test_retry_after_a_failed_enqueue_is_accepted_and_left_to_the_reconciler(
+    intake: Intake,
+) -> None:
+    # GIVEN an order journaled whose SendMessage failed (503 to the client)
+    order = trade()
+    queue_url = intake.queue_url
+    intake.sqs.delete_queue(QueueUrl=queue_url)
+    assert intake.post(order)["statusCode"] == 503
+    intake.sqs.create_queue(QueueName="trades-test")
+
+    # WHEN the client retries
+    response = intake.post(order)
+
+    # THEN it is accepted without a message: the journal entry stays pending, and the
+    # reconciler queues it once its grace period has passed
+    assert response["statusCode"] == 202
+    assert intake.queued() == []
+    assert "pending" in _journal_item(intake, order["trade_id"])

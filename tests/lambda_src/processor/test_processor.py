@@ -33,6 +33,32 @@ BUCKET = "audit-test"
 class Processor:
     db: Database
     s3: Any
+    queue_url: str
+
+    def read_only(self, on: bool) -> None:
+        """Make the database what a read-only member of the global cluster is (or the
+        writer again) for every new session; the processor's kept one is dropped."""
+        conn = self.db.server.connect()
+        try:
+            conn.run(f"ALTER DATABASE {self.db.name} SET default_transaction_read_only = "
+                     + ("on" if on else "off"))  # fmt: skip
+        finally:
+            conn.close()
+        if processor_handler._runtime is not None:
+            processor_handler._runtime.store.connections.discard()
+
+    def queue(self) -> dict[str, str]:
+        sqs: Any = boto3.client("sqs")
+        attributes: dict[str, str] = dict(
+            sqs.get_queue_attributes(
+                QueueUrl=self.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+        )
+        return attributes
 
     def invoke(self, event: dict[str, Any]) -> list[str]:
         """Run the handler; the message ids it reports failed."""
@@ -111,7 +137,9 @@ def processor(
     s3.create_bucket(Bucket=BUCKET)
     # Versioned, as the audit bucket is (Object Lock): an overwrite shows as a second version.
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    queue_url = boto3.client("sqs").create_queue(QueueName="trades-test")["QueueUrl"]
     for name, value in {
+        "TRADE_QUEUE_URL": queue_url,
         "DB_HOST": database.server.host,
         "DB_PORT": str(database.server.port),
         "DB_NAME": database.name,
@@ -121,7 +149,7 @@ def processor(
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(processor_handler, "_runtime", None)
-    yield Processor(database, s3)
+    yield Processor(database, s3, queue_url)
     if processor_handler._runtime is not None:
         processor_handler._runtime.store.connections.discard()
 
@@ -615,3 +643,62 @@ def test_audit_lines_are_exactly_what_json_dumps_writes(
 
 
 ProcessFn = Callable[[list[str]], list[str]]
+
+
+def test_where_it_is_not_the_writer_nothing_is_reported_failed(processor: Processor) -> None:
+    # GIVEN a trade stored while this region was the writer, then the database turns into
+    # a read-only member (the global cluster failed over elsewhere)
+    stored, reused, new = message(), message(), message()
+    assert processor.invoke(sqs_event([body_of(stored), body_of(reused)])) == []
+    processor.read_only(True)
+    other = {**reused, "quantity": "999"}
+    event = sqs_event([body_of(stored), body_of(new), body_of(other), "[]"], receive_count=4)
+
+    # WHEN a batch arrives holding the stored trade again, a new one, a reused trade_id
+    # and a malformed message, each on its fourth receive
+    failed = processor.invoke(event)
+
+    # THEN only the malformed and the reused id are reported (they can never succeed);
+    # the stored one is acknowledged and the new one went back to the queue as a fresh,
+    # delayed message, so neither moves towards the DLQ; nothing was written
+    assert failed == ids(event, 2, 3)
+    assert set(processor.rows()) == {stored["trade_id"], reused["trade_id"]}
+    assert processor.queue() == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesDelayed": "1",
+    }
+    # and the audit object went straight to S3 (the outbox is read-only too)
+    audits = processor.audits()
+    outcomes = {(line["trade_id"], line["outcome"]) for line in audits[-1]}
+    assert outcomes == {
+        (stored["trade_id"], "already_stored"),
+        (new["trade_id"], "deferred"),
+        (reused["trade_id"], "rejected"),
+        (None, "rejected"),
+    }
+
+
+def test_deferred_trade_is_stored_once_this_region_is_the_writer(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a read-only region that deferred a trade back to its queue without delay
+    monkeypatch.setenv("DEFER_DELAY_SECONDS", "0")
+    processor.read_only(True)
+    trade = message()
+    assert processor.invoke(sqs_event([body_of(trade)])) == []
+    [copy] = boto3.client("sqs").receive_message(
+        QueueUrl=processor.queue_url, AttributeNames=["ApproximateReceiveCount"]
+    )["Messages"]
+
+    # WHEN the region becomes the writer (failback) and the copy is delivered
+    processor.read_only(False)
+    failed = processor.invoke(sqs_event([copy["Body"]]))
+
+    # THEN the copy was a fresh message with the same trade, and it is stored once
+    assert copy["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert (
+        trade_from_message(copy["Body"]).canonical()
+        == trade_from_message(body_of(trade)).canonical()
+    )
+    assert failed == []
+    assert list(processor.rows()) == [trade["trade_id"]]

@@ -29,6 +29,7 @@ DB_ENV = {
     "DB_HOST": "trading.global-abc.global.rds.amazonaws.com",
     "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-x",
     "AUDIT_BUCKET": "audit",
+    "TRADE_QUEUE_URL": "https://sqs.us-east-2.amazonaws.com/123456789012/trades",
 }
 
 

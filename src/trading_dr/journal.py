@@ -1,0 +1,81 @@
+"""The intake journal: DynamoDB global table `trade-journal-<suffix>` (global template).
+
+Intake writes each accepted trade here (conditional on its trade_id) before answering
+202 and before queueing it; global-table replication puts it into the other region's
+replica in about a second; the reconciler in the writer region replays entries missing
+from Aurora. Like the sessions table it is owned by the global stage (a GlobalTable
+must be managed by one stack in one region), on-demand, with PITR, SSE on the
+AWS-managed key per replica, deletion protection and TTL.
+
+The sparse index `pending-by-minute` (partition key `pending` = minute#shard, sort key
+`accepted_at`) holds only the entries not yet reconciled: the reconciler reads a time
+window with one Query per minute and shard, never a Scan. Attribute and index names are
+those of lambda_src/shared/trading_shared/journal.py (a test holds them equal).
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Template
+from troposphere.dynamodb import (
+    AttributeDefinition,
+    GlobalTable,
+    GlobalTableGlobalSecondaryIndex,
+    GlobalTableSSESpecification,
+    KeySchema,
+    Projection,
+    StreamSpecification,
+    TimeToLiveSpecification,
+)
+
+from trading_dr.context import KEEP_DATA, StackContext
+from trading_dr.refs import AWSHelperFn
+from trading_dr.sessions import replicas
+
+KEY = "trade_id"
+TRADE = "trade"
+ACCEPTED_AT = "accepted_at"
+PENDING = "pending"
+EXPIRES_AT = "expires_at"
+REGION = "region"
+PENDING_INDEX = "pending-by-minute"
+SHARDS = 4
+ATTRIBUTES = (KEY, TRADE, ACCEPTED_AT, PENDING, EXPIRES_AT, REGION)
+
+
+def journal_table_name(ctx: StackContext) -> str:
+    return f"trade-journal-{ctx.env.suffix}"
+
+
+def add_journal_table(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
+    """Add the journal global table; returns (name Ref, ARN GetAtt)."""
+    table = template.add_resource(
+        GlobalTable(
+            "JournalTable",
+            TableName=journal_table_name(ctx),
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                AttributeDefinition(AttributeName=KEY, AttributeType="S"),
+                AttributeDefinition(AttributeName=PENDING, AttributeType="S"),
+                AttributeDefinition(AttributeName=ACCEPTED_AT, AttributeType="N"),
+            ],
+            KeySchema=[KeySchema(AttributeName=KEY, KeyType="HASH")],
+            GlobalSecondaryIndexes=[
+                GlobalTableGlobalSecondaryIndex(
+                    IndexName=PENDING_INDEX,
+                    KeySchema=[
+                        KeySchema(AttributeName=PENDING, KeyType="HASH"),
+                        KeySchema(AttributeName=ACCEPTED_AT, KeyType="RANGE"),
+                    ],
+                    # What a replay needs, and nothing that would make the index a copy.
+                    Projection=Projection(ProjectionType="INCLUDE", NonKeyAttributes=[TRADE]),
+                )
+            ],
+            Replicas=replicas(ctx),
+            SSESpecification=GlobalTableSSESpecification(SSEEnabled=True, SSEType="KMS"),
+            # Global tables (2019.11.21) replicate through streams with both images.
+            StreamSpecification=StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
+            TimeToLiveSpecification=TimeToLiveSpecification(AttributeName=EXPIRES_AT, Enabled=True),
+            **KEEP_DATA,
+        )
+    )
+    return Ref(table), GetAtt(table, "Arn")
