@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trading_dr.audit.model import Section, Templates, table
 from trading_dr.config import Environment
-from trading_dr.dr_budget import BudgetError, compute_budget
+from trading_dr.dr_budget import ACCEPTED, BudgetError, compute_budget
 
 
 def budget_section(templates: Templates, env: Environment) -> Section:
@@ -25,9 +25,10 @@ def budget_section(templates: Templates, env: Environment) -> Section:
     return Section(
         "DR budget",
         (
-            f"Failure of the primary region: RTO {budget.rto_s:g} s (target "
-            f"{budget.rto_target_s} s), RPO {budget.rpo_s:g} s (target {budget.rpo_target_s} s). "
-            + verdict,
+            f"Failure of the primary region: RTO for accepting trades {budget.rto_s:g} s (target "
+            f"{budget.rto_target_s} s), storing resumes after {budget.storing_rto_s:g} s; RPO "
+            f"{budget.rpo_s:g} s (target {budget.rpo_target_s} s), for accepted trades "
+            f"{budget.rpo_by_store[ACCEPTED]:g} s. " + verdict,
             "Computed by `trading_dr.dr_budget` from the rendered templates; figures AWS "
             "decides carry the document that states them. Bounds are where a human is paged, "
             "not part of the RTO.",

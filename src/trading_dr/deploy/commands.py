@@ -390,21 +390,25 @@ def bootstrap_command(**kwargs: Any) -> None:
     help="Only this region, from its own endpoints (works while the other region is down).",
 )
 def status_command(region: str | None, **kwargs: Any) -> None:
-    """Stack sets, their instances and statuses, and the last operation."""
+    """Stack sets, their instances and statuses, the last operation, and per region the
+    accepted trades not yet stored (journal)."""
     opts = Options(**kwargs)
 
     def action() -> None:
+        from trading_dr.deploy.journal_status import describe, journal_backlog
         from trading_dr.deploy.status import regional_status, status
 
         if region is not None:
             with deployment(opts, lambda env: region) as dep:
                 found = regional_status(dep, region)
+                found["journal"] = journal_backlog(dep, (region,))
             _print_regional_status(opts, found)
             return
         with deployment(opts) as dep:
             rows = status(dep)
+            journal = journal_backlog(dep)
         if opts.output == "json":
-            click.echo(json.dumps({"stack_sets": rows}, indent=2, default=str))
+            click.echo(json.dumps({"stack_sets": rows, "journal": journal}, indent=2, default=str))
             return
         for row in rows:
             last = row["last_operation"]
@@ -418,6 +422,8 @@ def status_command(region: str | None, **kwargs: Any) -> None:
                     f"stack {i.get('stack_status') or '-'} drift {i['drift_status']} "
                     f"{i.get('reason', '')}".rstrip()
                 )
+        for j in journal:
+            click.echo(f"journal {j['account']} {j['region']:<10} {describe(j)}")
 
     run(opts, action)
 
@@ -433,6 +439,10 @@ def _print_regional_status(opts: Options, found: dict[str, Any]) -> None:
     click.echo(f"    failover workflow {workflow['name']} {workflow['status']}")
     for execution in workflow["executions"]:
         click.echo(f"        {execution['started']} {execution['name']} {execution['status']}")
+    from trading_dr.deploy.journal_status import describe
+
+    for journal in found["journal"]:
+        click.echo(f"    journal {journal['account']} {describe(journal)}")
 
 
 @click.command("destroy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -147,3 +148,50 @@ def test_dev_deploys_locally_with_its_existing_hosted_zone(
     stages = json.loads(result.stdout[result.stdout.index("{") :])["stages"]
     assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
     assert stages[1]["outputs"]["HostedZoneId"] == "Z0DEVEXAMPLE12345"
+
+
+def test_status_shows_each_regions_unreconciled_journal_entries(
+    local_aws: LocalAws, aws_env: None
+) -> None:
+    # GIVEN the primary's reconciler last saw 3 accepted trades not stored, the oldest
+    # 42 s old, and the secondary's has published nothing (in the target account)
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=local_aws.endpoint_url)
+    credentials = sts.assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/reconciler", RoleSessionName="test"
+    )["Credentials"]
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url=local_aws.endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    dimensions = [
+        {"Name": "service", "Value": "trade-reconciler"},
+        {"Name": "Environment", "Value": "prod"},
+    ]
+    cloudwatch.put_metric_data(
+        Namespace="TradingDR",
+        MetricData=[
+            {"MetricName": "JournalUnreconciled", "Dimensions": dimensions, "Value": 3},
+            {
+                "MetricName": "JournalOldestUnreconciledAgeSeconds",
+                "Dimensions": dimensions,
+                "Value": 42.0,
+            },
+        ],
+    )
+    endpoint = ["--endpoint-url", local_aws.endpoint_url, "--env", "prod"]
+
+    # WHEN the operator asks for the status
+    text = CliRunner().invoke(cli, ["status", *endpoint])
+    data = CliRunner().invoke(cli, ["status", *endpoint, "--output", "json"])
+
+    # THEN each region is listed with its own figures
+    assert text.exit_code == 0, text.output
+    assert "us-east-1  3 accepted trade(s) not yet stored, oldest 42 s" in text.stdout
+    assert "us-east-2  no reconciler figures in the last 5 min" in text.stdout
+    journal = {row["region"]: row for row in json.loads(data.stdout)["journal"]}
+    assert (journal["us-east-1"]["unreconciled"], journal["us-east-1"]["oldest_age_s"]) == (3, 42)
+    assert journal["us-east-2"]["unreconciled"] is None
