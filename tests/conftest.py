@@ -49,6 +49,16 @@ class Database:
     audit_user: str = AUDIT_USER
     audit_password: str = AUDIT_PASSWORD
 
+    def read_only(self, on: bool) -> None:
+        """Make the database answer every new session as a read-only member of an Aurora
+        global cluster does (SQLSTATE 25006 on writes), or as the writer again."""
+        conn = self.server.connect()  # not this database: it may be read-only already
+        try:
+            conn.run(f"ALTER DATABASE {self.name} SET default_transaction_read_only = "
+                     + ("on" if on else "off"))  # fmt: skip
+        finally:
+            conn.close()
+
 
 @pytest.fixture
 def database(postgres: PostgresServer) -> Iterator[Database]:

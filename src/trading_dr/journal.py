@@ -15,21 +15,12 @@ those of lambda_src/shared/trading_shared/journal.py (a test holds them equal).
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Template
-from troposphere.dynamodb import (
-    AttributeDefinition,
-    GlobalTable,
-    GlobalTableGlobalSecondaryIndex,
-    GlobalTableSSESpecification,
-    KeySchema,
-    Projection,
-    StreamSpecification,
-    TimeToLiveSpecification,
-)
+from troposphere import Template
+from troposphere.dynamodb import GlobalTableGlobalSecondaryIndex, KeySchema, Projection
 
-from trading_dr.context import KEEP_DATA, StackContext
+from trading_dr.context import StackContext
 from trading_dr.refs import AWSHelperFn
-from trading_dr.sessions import replicas
+from trading_dr.sessions import add_global_table
 
 KEY = "trade_id"
 TRADE = "trade"
@@ -48,34 +39,18 @@ def journal_table_name(ctx: StackContext) -> str:
 
 def add_journal_table(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
     """Add the journal global table; returns (name Ref, ARN GetAtt)."""
-    table = template.add_resource(
-        GlobalTable(
-            "JournalTable",
-            TableName=journal_table_name(ctx),
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                AttributeDefinition(AttributeName=KEY, AttributeType="S"),
-                AttributeDefinition(AttributeName=PENDING, AttributeType="S"),
-                AttributeDefinition(AttributeName=ACCEPTED_AT, AttributeType="N"),
-            ],
-            KeySchema=[KeySchema(AttributeName=KEY, KeyType="HASH")],
-            GlobalSecondaryIndexes=[
-                GlobalTableGlobalSecondaryIndex(
-                    IndexName=PENDING_INDEX,
-                    KeySchema=[
-                        KeySchema(AttributeName=PENDING, KeyType="HASH"),
-                        KeySchema(AttributeName=ACCEPTED_AT, KeyType="RANGE"),
-                    ],
-                    # What a replay needs, and nothing that would make the index a copy.
-                    Projection=Projection(ProjectionType="INCLUDE", NonKeyAttributes=[TRADE]),
-                )
-            ],
-            Replicas=replicas(ctx),
-            SSESpecification=GlobalTableSSESpecification(SSEEnabled=True, SSEType="KMS"),
-            # Global tables (2019.11.21) replicate through streams with both images.
-            StreamSpecification=StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
-            TimeToLiveSpecification=TimeToLiveSpecification(AttributeName=EXPIRES_AT, Enabled=True),
-            **KEEP_DATA,
-        )
-    )
-    return Ref(table), GetAtt(table, "Arn")
+    return add_global_table(
+        template, ctx, "JournalTable", journal_table_name(ctx),
+        {KEY: "S", PENDING: "S", ACCEPTED_AT: "N"}, KEY, EXPIRES_AT,
+        GlobalSecondaryIndexes=[
+            GlobalTableGlobalSecondaryIndex(
+                IndexName=PENDING_INDEX,
+                KeySchema=[
+                    KeySchema(AttributeName=PENDING, KeyType="HASH"),
+                    KeySchema(AttributeName=ACCEPTED_AT, KeyType="RANGE"),
+                ],
+                # What a replay needs, and nothing that would make the index a copy.
+                Projection=Projection(ProjectionType="INCLUDE", NonKeyAttributes=[TRADE]),
+            )
+        ],
+    )  # fmt: skip

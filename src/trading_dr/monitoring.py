@@ -312,15 +312,32 @@ def add_audit_outbox_alarm(template: Template, ctx: StackContext, topic_arn: AWS
     """Audit objects wait in the database outbox longer than AUDIT_OUTBOX_MAX_AGE_S: the
     shipper cannot reach S3 (its puts fail) or falls behind. The trades are safe (the
     objects are committed with them); the audit bucket is late."""
-    return _alarm(
+    # Only the writer region's shipper publishes (a read-only member ships nothing), so
+    # missing data is not breaching (see _age_alarm).
+    return _age_alarm(
         template, ctx, "AuditOutboxAgeAlarm", "audit-outbox-age",
         f"Audit objects waited more than {AUDIT_OUTBOX_MAX_AGE_S} s to be shipped to S3",
-        topic_arn,
-        Namespace=NAMESPACE, MetricName=AUDIT_OUTBOX_AGE_METRIC,
-        Dimensions=_dimensions(service=AUDIT_SHIPPER_SERVICE, Environment=ctx.env.suffix),
-        Statistic="Maximum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=3,
-        Threshold=AUDIT_OUTBOX_MAX_AGE_S, ComparisonOperator="GreaterThanThreshold",
-        # Only the writer region's shipper publishes (a read-only member ships nothing).
+        topic_arn, (AUDIT_SHIPPER_SERVICE, AUDIT_OUTBOX_AGE_METRIC), AUDIT_OUTBOX_MAX_AGE_S,
+        periods=(5, 3),
+    )  # fmt: skip
+
+
+def _age_alarm(
+    template: Template, ctx: StackContext, logical: str, name: str, description: str,
+    topic_arn: AWSHelperFn, metric: tuple[str, str], threshold: int,
+    periods: tuple[int, int],
+) -> Alarm:  # fmt: skip
+    """The Maximum of an age a function publishes (its `service` and this environment as
+    dimensions) above `threshold` in `periods` = (evaluated, to alarm) minutes. Missing
+    data is not breaching: the publisher's own error-rate alarm reports its silence."""
+    service, metric_name = metric
+    evaluated, to_alarm = periods
+    return _alarm(
+        template, ctx, logical, name, description, topic_arn,
+        Namespace=NAMESPACE, MetricName=metric_name,
+        Dimensions=_dimensions(service=service, Environment=ctx.env.suffix),
+        Statistic="Maximum", Period=60, EvaluationPeriods=evaluated, DatapointsToAlarm=to_alarm,
+        Threshold=threshold, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching",
     )  # fmt: skip
 
@@ -335,17 +352,11 @@ def add_journal_rpo_alarm(template: Template, ctx: StackContext, topic_arn: AWSH
     """An accepted trade has waited longer than the RPO target without reaching Aurora:
     replays fail, the processor cannot store, or no region is the writer yet."""
     target = ctx.env.failover.rpo_target_s
-    return _alarm(
+    # The reconciler publishes every pass in both regions: one minute over is enough.
+    return _age_alarm(
         template, ctx, "JournalRpoAlarm", "journal-rpo",
         f"An accepted trade is not in Aurora {target} s (rpo_target_s) after intake",
-        topic_arn,
-        Namespace=NAMESPACE, MetricName=JOURNAL_AGE_METRIC,
-        Dimensions=_dimensions(service=RECONCILER_SERVICE, Environment=ctx.env.suffix),
-        Statistic="Maximum", Period=60, EvaluationPeriods=1, DatapointsToAlarm=1,
-        Threshold=target, ComparisonOperator="GreaterThanThreshold",
-        # The reconciler publishes every pass in both regions; silence is its error-rate
-        # alarm's to report.
-        TreatMissingData="notBreaching",
+        topic_arn, (RECONCILER_SERVICE, JOURNAL_AGE_METRIC), target, periods=(1, 1),
     )  # fmt: skip
 
 

@@ -31,7 +31,7 @@ def sessions_table_name(ctx: StackContext) -> str:
     return f"user-sessions-{ctx.env.suffix}"
 
 
-def replicas(ctx: StackContext) -> list[ReplicaSpecification]:
+def _replicas(ctx: StackContext) -> list[ReplicaSpecification]:
     """One replica per region: PITR, the AWS-managed key, deletion protection, tags."""
     return [
         ReplicaSpecification(
@@ -47,28 +47,49 @@ def replicas(ctx: StackContext) -> list[ReplicaSpecification]:
     ]
 
 
-def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
-    """Add the global table; returns (name Ref, ARN GetAtt)."""
+def add_global_table(
+    template: Template,
+    ctx: StackContext,
+    logical: str,
+    name: str,
+    attributes: dict[str, str],
+    key: str,
+    expiry_attribute: str,
+    **extra: object,
+) -> tuple[AWSHelperFn, AWSHelperFn]:
+    """A global table as every one here is: on-demand, a replica per region (PITR,
+    AWS-managed key, deletion protection), streams, TTL on `expiry_attribute`, data kept.
+    `attributes` maps each key attribute (of the table and its indexes) to its type.
+    Returns (name Ref, ARN GetAtt)."""
     table = template.add_resource(
         GlobalTable(
-            "SessionsTable",
-            TableName=sessions_table_name(ctx),
+            logical,
+            TableName=name,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
-                AttributeDefinition(AttributeName=SESSION_KEY, AttributeType="S")
+                AttributeDefinition(AttributeName=n, AttributeType=t) for n, t in attributes.items()
             ],
-            KeySchema=[KeySchema(AttributeName=SESSION_KEY, KeyType="HASH")],
-            Replicas=replicas(ctx),
+            KeySchema=[KeySchema(AttributeName=key, KeyType="HASH")],
+            Replicas=_replicas(ctx),
             SSESpecification=GlobalTableSSESpecification(SSEEnabled=True, SSEType="KMS"),
             # Global tables (2019.11.21) replicate through streams with both images.
             StreamSpecification=StreamSpecification(StreamViewType="NEW_AND_OLD_IMAGES"),
             TimeToLiveSpecification=TimeToLiveSpecification(
-                AttributeName=EXPIRY_ATTRIBUTE, Enabled=True
+                AttributeName=expiry_attribute, Enabled=True
             ),
+            **extra,
             **KEEP_DATA,
         )
     )
     return Ref(table), GetAtt(table, "Arn")
+
+
+def add_sessions_table(template: Template, ctx: StackContext) -> tuple[AWSHelperFn, AWSHelperFn]:
+    """Add the sessions global table; returns (name Ref, ARN GetAtt)."""
+    return add_global_table(
+        template, ctx, "SessionsTable", sessions_table_name(ctx), {SESSION_KEY: "S"},
+        SESSION_KEY, EXPIRY_ATTRIBUTE,
+    )  # fmt: skip
 
 
 def regional_table_arn(table_name: AWSHelperFn, index: str | None = None) -> Sub:

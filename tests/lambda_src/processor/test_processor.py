@@ -36,14 +36,9 @@ class Processor:
     queue_url: str
 
     def read_only(self, on: bool) -> None:
-        """Make the database what a read-only member of the global cluster is (or the
-        writer again) for every new session; the processor's kept one is dropped."""
-        conn = self.db.server.connect()
-        try:
-            conn.run(f"ALTER DATABASE {self.db.name} SET default_transaction_read_only = "
-                     + ("on" if on else "off"))  # fmt: skip
-        finally:
-            conn.close()
+        """The database a read-only member (or the writer again); the processor's kept
+        connection is dropped, as a failover ends the old sessions."""
+        self.db.read_only(on)
         if processor_handler._runtime is not None:
             processor_handler._runtime.store.connections.discard()
 

@@ -69,14 +69,6 @@ class Rig:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
         return sorted(json.loads(m["Body"])["trade_id"] for m in messages.get("Messages", []))
 
-    def read_only(self, on: bool) -> None:
-        conn = self.db.server.connect()
-        try:
-            conn.run(f"ALTER DATABASE {self.db.name} SET default_transaction_read_only = "
-                     + ("on" if on else "off"))  # fmt: skip
-        finally:
-            conn.close()
-
     def run(self) -> dict[str, Any]:
         """One invocation of the handler (one pass: the interval is the schedule's 60 s)."""
         result: dict[str, Any] = reconciler_handler.handler({}, context())
@@ -182,7 +174,7 @@ def test_a_region_that_is_not_the_writer_only_measures(rig: Rig) -> None:
     # GIVEN a stranded and a stored trade, and this region's database a read-only member
     stranded, stored = rig.accept(40), rig.accept(40)
     rig.store(stored)
-    rig.read_only(True)
+    rig.db.read_only(True)
 
     # WHEN its reconciler passes
     report = rig.run()
