@@ -24,6 +24,7 @@ import boto3  # noqa: E402
 import migrate_logic  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from tests.support.journal import create_journal_table  # noqa: E402
 from tests.support.postgres import PostgresServer, running_postgres  # noqa: E402
 
 REGION = "us-east-1"
@@ -33,6 +34,8 @@ APP_PASSWORD = "bench-app-password"
 AUDIT_USER = "trading_audit"
 AUDIT_PASSWORD = "bench-audit-password"
 AUDIT_BUCKET = "audit-bench"
+JOURNAL_TABLE = "trade-journal-bench"
+BATCH = 100  # the event source mapping's BatchSize
 
 
 @dataclass
@@ -74,6 +77,10 @@ def environment(*, durable: bool = True) -> Iterator[PostgresServer]:
             SecretString=json.dumps({"username": APP_USER, "password": APP_PASSWORD}),
         )
         boto3.client("s3").create_bucket(Bucket=AUDIT_BUCKET)
+        # Intake journals every order; the processor sends back what it cannot store where
+        # it is not the writer (never here: this database is writable).
+        create_journal_table(boto3.client("dynamodb"), JOURNAL_TABLE)
+        queue_url = boto3.client("sqs").create_queue(QueueName="trades-rig")["QueueUrl"]
         os.environ.update(
             {
                 "DB_HOST": server.host,
@@ -82,6 +89,8 @@ def environment(*, durable: bool = True) -> Iterator[PostgresServer]:
                 "DB_SECRET_ARN": secret["ARN"],
                 "DB_TLS": "disable",
                 "AUDIT_BUCKET": AUDIT_BUCKET,
+                "JOURNAL_TABLE_NAME": JOURNAL_TABLE,
+                "TRADE_QUEUE_URL": queue_url,
             }
         )
         yield server
@@ -134,3 +143,60 @@ def trade(**overrides: Any) -> dict[str, Any]:
 def quiet() -> Any:
     """Lambda ships stdout (logs, EMF metrics) to CloudWatch; here it goes nowhere."""
     return redirect_stdout(open(os.devnull, "w"))
+
+
+def receive_batch(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Up to one batch, gathered by several ReceiveMessage calls as the mapping does."""
+    records: list[dict[str, Any]] = []
+    while len(records) < BATCH:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=30,  # in flight until this batch is answered
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not messages:
+            break
+        records += messages
+    return records
+
+
+def deliver_batch(
+    handler_module: Any, sqs: Any, queue_url: str, messages: list[dict[str, Any]]
+) -> int:
+    """What Lambda's event source mapping does with one batch: the processor handler's
+    answer decides; successes are deleted, reported records become visible again at once.
+    Returns how many were reported."""
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"]
+                },
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
+    }
+    failed = {
+        f["itemIdentifier"] for f in handler_module.handler(event, context())["batchItemFailures"]
+    }
+    done = [m for m in messages if m["MessageId"] not in failed]
+    for i in range(0, len(done), 10):
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
+                for j, m in enumerate(done[i : i + 10])
+            ],
+        )
+    # What the mapping does with reported records: they become visible again (here at once).
+    for m in messages:
+        if m["MessageId"] in failed:
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+            )
+    return len(failed)

@@ -34,8 +34,10 @@ from lambda_rig import (
     DB_NAME,
     REGION,
     context,
+    deliver_batch,
     environment,
     quiet,
+    receive_batch,
     shipper,
     trade,
 )
@@ -43,7 +45,6 @@ from lambda_rig import (
 SESSION = "sess-soak-0123456789abcdef"
 ACCOUNT = "acct-soak"
 MAX_RECEIVE_COUNT = 5
-BATCH = 100
 
 
 def main() -> None:
@@ -132,17 +133,17 @@ def main() -> None:
                     )
 
                 # 3. Drain like the event source mapping; the database restarts twice.
-                while records := _receive(sqs, queue_url):
+                while records := receive_batch(sqs, queue_url):
                     for threshold, mode in list(restarts.items()):
                         if len(accepted) >= threshold:
                             del restarts[threshold]
                             server.stop(mode)
                             # The batch meeting the dead database is reported, comes back.
-                            reported += _process(processor_handler, sqs, queue_url, records)
+                            reported += deliver_batch(processor_handler, sqs, queue_url, records)
                             invocations += 1
                             server.start()
                     handled += len(records)
-                    reported += _process(processor_handler, sqs, queue_url, records)
+                    reported += deliver_batch(processor_handler, sqs, queue_url, records)
                     invocations += 1
                 shipped += ship()["shipped"]
         shipped += ship()["shipped"]
@@ -193,58 +194,6 @@ def _canonical_trade(trade_id: str, account: str) -> dict[str, Any]:
     body = trade(trade_id=trade_id, account_id=account)
     body["quantity"], body["limit_price"] = "25.5", "412.12345678"
     return body
-
-
-def _receive(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Up to one batch, gathered by several ReceiveMessage calls as the mapping does."""
-    records: list[dict[str, Any]] = []
-    while len(records) < BATCH:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=30,  # in flight until this batch is answered
-            AttributeNames=["ApproximateReceiveCount"],
-        ).get("Messages", [])
-        if not messages:
-            break
-        records += messages
-    return records
-
-
-def _process(handler_module: Any, sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> int:
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {
-                    "ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"]
-                },
-                "eventSource": "aws:sqs",
-            }
-            for m in messages
-        ]
-    }
-    failed = {
-        f["itemIdentifier"] for f in handler_module.handler(event, context())["batchItemFailures"]
-    }
-    done = [m for m in messages if m["MessageId"] not in failed]
-    for i in range(0, len(done), 10):
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]}
-                for j, m in enumerate(done[i : i + 10])
-            ],
-        )
-    # What the mapping does with reported records: they become visible again (here at once).
-    for m in messages:
-        if m["MessageId"] in failed:
-            sqs.change_message_visibility(
-                QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-            )
-    return len(failed)
 
 
 if __name__ == "__main__":

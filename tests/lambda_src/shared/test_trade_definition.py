@@ -25,6 +25,7 @@ from processor_logic import Outcome, Record, TradeStore, audit_body, audit_key, 
 from trading_shared.audit import AuditObject
 from trading_shared.aws import Session
 from trading_shared.db import ConnectionCache
+from trading_shared.journal import JournalResult, Recorded
 from trading_shared.trade import ACCOUNT_RE, SYMBOL_RE, Trade
 
 from tests.conftest import Database
@@ -227,6 +228,8 @@ def test_intake_accepts_exactly_what_the_processor_stores_and_the_schema_takes(
     answer = handle_order(
         raw, max_body_bytes=1 << 20, now=NOW.timestamp(), enqueue=enqueue,
         lookup_session=lambda _token: Session(int(NOW.timestamp()) + 60, fields["account_id"]),
+        # every candidate is a new trade to the journal (its own tests cover retries)
+        journal=lambda _trade: JournalResult(Recorded.NEW),
     )  # fmt: skip
     # ...its values are inserted into the schema directly...
     schema_takes = _database_accepts(admin, fields)
