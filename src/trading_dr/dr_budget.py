@@ -125,6 +125,7 @@ class DrBudget:
                 "seconds": self.writes_rto_s,
                 "kind": "total",
                 "source": "not the target's subject: accepted trades wait in the journal",
+                "judged": False,
             },
             {
                 "component": "Storing trades resumes (write path + reconciler grace + pass)",
@@ -132,6 +133,7 @@ class DrBudget:
                 "kind": "total",
                 "source": "when trades accepted during the failover are in the new writer's "
                 "Aurora; not the target's subject",
+                "judged": False,
             },
             {
                 "component": "RPO (worst data store)",

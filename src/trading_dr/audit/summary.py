@@ -81,6 +81,8 @@ def _targets(env: Environment, templates: Templates) -> Table:
             continue
         target = budget.rpo_target_s if row["component"].startswith("RPO") else budget.rto_target_s
         verdict = "met" if row["seconds"] <= target else "MISSED"
+        if not row.get("judged", True):
+            verdict = "stated (not the target's subject)"
         rows.append((row["component"], f"{row['seconds']:g}", f"{target}", verdict))
     return table(("measure", "seconds", "target", "verdict"), rows, "DR budget against targets")
 

@@ -83,7 +83,7 @@ def test_every_data_store_is_encrypted_and_listed(env: str) -> None:
 def test_dr_budget_is_the_computed_one(env: str) -> None:
     budget = compute_budget(_templates(env), environment(env))
     report = _report(env)
-    assert f"RTO {budget.rto_s:g} s (target {budget.rto_target_s} s)" in report
+    assert f"RTO for accepting trades {budget.rto_s:g} s (target {budget.rto_target_s} s)" in report
     for row in budget.rows():
         assert f"| {row['component']} | {row['seconds']:g} | {row['kind']} |" in report
 

@@ -43,8 +43,12 @@ def test_deployed_where_follows_the_rollout_plan(env: str) -> None:
 def test_targets_are_judged_against_the_computed_budget(env: str) -> None:
     budget = compute_budget(_templates(env), environment(env))
     verdicts = {row[0]: row[3] for row in _summary(env).tables[1].rows}
+    assert verdicts["RTO for accepting trades: traffic path (detection + DNS switch)"] == (
+        "met" if budget.traffic_rto_s <= budget.rto_target_s else "MISSED"
+    )
+    # the write path is stated beside it: the target applies to accepting trades
     assert verdicts["RTO, write path (probe alarm + Aurora promotion)"] == (
-        "met" if budget.writes_rto_s <= budget.rto_target_s else "MISSED"
+        "stated (not the target's subject)"
     )
     assert verdicts["RPO (worst data store)"] == (
         "met" if budget.rpo_s <= budget.rpo_target_s else "MISSED"
@@ -55,7 +59,7 @@ def test_targets_are_judged_against_the_computed_budget(env: str) -> None:
 def test_open_findings_of_every_section_are_listed() -> None:
     findings = [row[0] for row in _summary("prod").tables[2].rows]
     assert any("CKV_AWS_59" in f and "PostTradesMethod" in f for f in findings), findings
-    assert any(f.startswith("DR target missed: rto_target_s") for f in findings)
+    assert any(f.startswith("DR target missed: rpo_target_s") for f in findings)
     # A section that reports a finding appears without the summary knowing it.
     extra = Section("New", findings=("something to fix",))
     summary = summary_section(environment("prod"), _templates("prod"), [extra], None)
