@@ -179,6 +179,20 @@ def _sg_rows(change: Change) -> list[list[str]]:
     return rows
 
 
+# Types whose Snapshot policy takes a snapshot; for any other, CloudFormation deletes
+# ("UpdateReplacePolicy attribute", "DeletionPolicy attribute", CloudFormation docs).
+SNAPSHOT_TYPES = frozenset(
+    {
+        "AWS::EC2::Volume",
+        "AWS::ElastiCache::CacheCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::Neptune::DBCluster",
+        "AWS::RDS::DBCluster",
+        "AWS::RDS::DBInstance",
+        "AWS::Redshift::Cluster",
+        "AWS::DocDB::DBCluster",
+    }
+)
 REPLACES = {True: "  [replaces]", None: "  [replacement unknown: no schema]", False: ""}
 
 
@@ -195,6 +209,8 @@ def _replacement_line(change: Change) -> str:
     if not item["stateful"]:
         return f"!  {name}: replaced by {why}"
     policy = item["update_replace_policy"]
+    if policy == "Snapshot" and item["type"] not in SNAPSHOT_TYPES:
+        policy = "Snapshot (unsupported: Delete)"
     kept = {
         "Snapshot": "the old one is snapshotted, then deleted",
         "Retain": "the old one is kept, detached from the stack",

@@ -2,8 +2,9 @@
 
 CloudFormation replaces a resource (creates the new one, then deletes the old) when an
 update changes one of its *create-only* properties; the resource type schemas list them
-as `createOnlyProperties` (CloudFormation User Guide, "Update behaviors of stack
-resources"; the CloudFormation CLI's resource type schema reference). cfn-lint ships those
+as `createOnlyProperties` (CloudFormation User Guide, "Understand update behaviors of
+stack resources": https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html;
+the CloudFormation CLI's resource type schema reference). cfn-lint ships those
 schemas; `create_only.json` is the list for every type the rendered templates use, taken
 from them (`python -m trading_dr.deploy.replacement --write` refreshes it; a test checks it
 against the installed cfn-lint), so `trading-dr diff` needs no cfn-lint at run time. A

@@ -5,9 +5,9 @@ and modifies; when a resource fails it raises and keeps whatever it had done: re
 resources are gone while the stack still holds the new template, so the next update
 fails with `Fn::GetAtt references undefined resource …` and later calls answer 500.
 CloudFormation instead rolls the stack back to its previous template and parameters
-(status UPDATE_ROLLBACK_COMPLETE; CloudFormation User Guide, "Stack status codes" and
-"Update behaviors of stack resources"), and only a rollback that itself fails leaves
-UPDATE_ROLLBACK_FAILED.
+(status UPDATE_ROLLBACK_COMPLETE), and only a rollback that itself fails leaves
+UPDATE_ROLLBACK_FAILED (CloudFormation API Reference, ContinueUpdateRollback:
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html).
 
 Here the rollback is an update back to the saved template and parameters. If that fails
 too, the saved resource map is put back as it was (resources moto already deleted stay

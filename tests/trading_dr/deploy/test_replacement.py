@@ -146,3 +146,16 @@ def test_leaf_changes_are_empty_exactly_when_equal_and_name_real_paths(
     for path, old, new in leaves:
         assert old != new
         assert path, "a top-level map change is always below a property"
+
+
+def test_snapshot_on_a_type_without_snapshots_is_a_delete() -> None:
+    topic = {**TOPIC, "UpdateReplacePolicy": "Snapshot", "DeletionPolicy": "Snapshot"}
+    old = {"Resources": {"Topic": topic}}
+    new = {"Resources": {"Topic": {**topic, "Properties": {"TopicName": "alarms-2"}}}}
+
+    line = render_text([StageDiff("p", "s", "changed", diff_templates(old, new))])[2]
+
+    assert line == (
+        "  !! Topic (AWS::SNS::Topic): STATEFUL, replaced by TopicName; "
+        "UpdateReplacePolicy Snapshot (unsupported: Delete): THE OLD ONE IS DELETED WITH ITS DATA"
+    )
