@@ -33,6 +33,7 @@ from troposphere.awslambda import Permission
 from troposphere.certificatemanager import Certificate, DomainValidationOption
 from troposphere.iam import Policy, Role
 
+from trading_dr.cfn_template import snapshot_hash, snapshot_members
 from trading_dr.context import StackContext
 from trading_dr.log_groups import add_log_group
 from trading_dr.policies import allow, document, service_trust, unscoped
@@ -248,23 +249,31 @@ def add_api(
             },
         )
     )
-    post = _lambda_method(
+    _lambda_method(
         template, "PostTradesMethod", api, trades, "POST", intake,
         RequestValidatorId=Ref(validator),
         RequestModels={"application/json": Ref(model)},
     )  # fmt: skip
-    get = _lambda_method(template, "GetHealthMethod", api, health_resource, "GET", health)
+    _lambda_method(template, "GetHealthMethod", api, health_resource, "GET", health)
     _cloudwatch_account_role(template, ctx)
     access_logs = add_log_group(
         template, ctx, "ApiAccessLogGroup", f"/trading/{ctx.env.suffix}/api-access",
         keys.logs_key_arn,
     )  # fmt: skip
+    # A Deployment is a snapshot taken when it is created, and CloudFormation never
+    # re-snapshots an existing one: named by the content hash of everything it snapshots
+    # (resources, methods, model, validator, gateway response), any change to them creates
+    # a new Deployment that the stage moves to; DependsOn all of them so none is created
+    # after the snapshot (rules pack E9006).
+    members = snapshot_members(
+        {"Resources": {name: r.to_dict() for name, r in template.resources.items()}}, api.title
+    )
     deployment = template.add_resource(
         Deployment(
-            "TradingApiDeployment",
+            f"TradingApiDeployment{snapshot_hash(members)}",
             RestApiId=Ref(api),
             Description="methods of the trading API",
-            DependsOn=[post.title, get.title],
+            DependsOn=sorted(members),
         )
     )
     stage = template.add_resource(

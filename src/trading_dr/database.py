@@ -1,11 +1,21 @@
 """Aurora PostgreSQL global database.
 
 The global cluster lives in the global template; each regional template adds its member
-cluster. Whether a member is the writer (credentials, managed secret) or a headless-able
-reader is decided by `stacks`, passed in as `writer`.
+cluster. Whether a member is the writer (credentials) or a reader without credentials is
+decided by `stacks`, passed in as `writer`.
+
+The writer's master password is a generated `AWS::SecretsManager::Secret` (this region's data
+key) resolved into `MasterUserPassword`: RDS-managed passwords (`ManageMasterUserPassword`)
+are not supported for DB clusters that are part of an Aurora global database (Aurora User
+Guide, "Password management with Amazon Aurora and AWS Secrets Manager", Limitations; rules
+pack E9001/E9002). Rotation is a documented manual procedure (README, "Rotating the master
+password"): a rotation schedule's function would run in this region against this cluster,
+which after a failover is a read-only member, and cannot run at all while the region is down.
 """
 
 from __future__ import annotations
+
+import json
 
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.iam import Role as IamRole
@@ -16,8 +26,8 @@ from troposphere.rds import (
     DBParameterGroup,
     DBSubnetGroup,
     GlobalCluster,
-    MasterUserSecret,
 )
+from troposphere.secretsmanager import GenerateSecretString, Secret
 
 from trading_dr.context import KEEP_DATA, StackContext
 from trading_dr.policies import service_trust
@@ -25,6 +35,12 @@ from trading_dr.refs import AWSHelperFn, DatabaseRefs, KeyRefs, NetworkRefs
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
+# CreateDBCluster MasterUserPassword: 8 to 41 printable ASCII characters except '/', '"' and
+# '@'; backslash and quotes are excluded too so the password survives shells and libpq
+# connection strings unquoted.
+PASSWORD_EXCLUDED = "/\"@\\'`"
+PASSWORD_LENGTH = 32
+PASSWORD_KEY = "password"
 
 
 def family(ctx: StackContext) -> str:
@@ -119,11 +135,34 @@ def add_database(
         )
     )
     credentials: dict[str, object] = {}
+    secret = None
     if writer:
+        secret = template.add_resource(
+            Secret(
+                "DbMasterSecret",
+                Name=ctx.name("db-master", ctx.region),
+                Description=f"{ctx.name('db')}: master user of the writer cluster",
+                KmsKeyId=keys.data_key_arn,
+                GenerateSecretString=GenerateSecretString(
+                    SecretStringTemplate=json.dumps({"username": db.master_username}),
+                    GenerateStringKey=PASSWORD_KEY,
+                    PasswordLength=PASSWORD_LENGTH,
+                    ExcludeCharacters=PASSWORD_EXCLUDED,
+                ),
+                Tags=ctx.tags(),
+                # A snapshot restored after the stack is gone still needs its password.
+                **KEEP_DATA,
+            )
+        )
         credentials = {
             "MasterUsername": db.master_username,
-            "ManageMasterUserPassword": True,
-            "MasterUserSecret": MasterUserSecret(KmsKeyId=keys.data_key_arn),
+            "MasterUserPassword": Sub(
+                "{{resolve:secretsmanager:${"
+                + secret.title
+                + "}:SecretString:"
+                + PASSWORD_KEY
+                + "}}"
+            ),
             "DatabaseName": db.database_name,
         }
     cluster = template.add_resource(
@@ -182,5 +221,5 @@ def add_database(
         endpoint=GetAtt(cluster, "Endpoint.Address"),
         reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
         port=GetAtt(cluster, "Endpoint.Port"),
-        secret_arn=GetAtt(cluster, "MasterUserSecret.SecretArn") if writer else None,
+        secret_arn=Ref(secret) if secret is not None else None,
     )

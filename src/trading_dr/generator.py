@@ -29,6 +29,8 @@ DEFAULT_COMMITTED = ROOT / "templates"
 AUDIT_DIR = "audit/"
 # Rendered diagrams by content hash: dot is most of the pack's cost (see audit/graphviz.py).
 DIAGRAM_CACHE = DEFAULT_OUT / ".cache" / "diagrams"
+# Templates cfn-lint and the rules pack found clean, by content hash (see trading_dr.lint).
+LINT_CACHE = DEFAULT_OUT / ".cache" / "lint"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,19 @@ def _audit_pack(
     return {f"{AUDIT_DIR}{name}": content for name, content in pack.items()}
 
 
+def lint_rendered(item: Rendered) -> None:
+    """cfn-lint's rules and the project's rules pack on each template, in its region; any
+    finding fails the run before anything is written."""
+    from trading_dr.lint import require_clean
+
+    templates = {}
+    for role in Role:
+        text = item.files.get(f"templates/{role.value}.yaml")
+        if text is not None:
+            templates[f"{role.value}.yaml"] = (text.decode(), item.env.region_settings(role).region)
+    require_clean(f"environment {item.env.name}", templates, LINT_CACHE)
+
+
 def select_environments(directory: Path, names: Iterable[str]) -> list[Environment]:
     available = environment_names(directory)
     wanted = list(dict.fromkeys(names)) or available
@@ -214,6 +229,8 @@ def generate(
     start_lambda_packages()
     environments = select_environments(environments_dir, names)
     rendered = [render_environment(env, scan=scan and not check) for env in environments]
+    for item in rendered:
+        lint_rendered(item)
     reference = next((r for r in rendered if r.env.name == REFERENCE_ENV), None)
     if check:
         assert reference is not None  # guaranteed above

@@ -55,7 +55,8 @@ class RegionalProfile:
     # secondary member has none and is promoted by failover, keeping its own KMS key.
     db_writer: bool
     description: str
-    # Resources only this role has: the schema migrator needs the writer's master secret.
+    # Resources only this role has: the writer's generated master secret and the schema
+    # migrator that reads it.
     only_here: frozenset[str] = frozenset()
     # Route 53 failover role of this region's record for the API name.
     failover_record: str = "PRIMARY"
@@ -68,7 +69,9 @@ REGIONAL_PROFILES: dict[Role, RegionalProfile] = {
     Role.PRIMARY: RegionalProfile(
         db_writer=True,
         description="primary region: Aurora writer; replicates S3 to the secondary once linked",
-        only_here=frozenset({"MigrateFunction", "MigrateFunctionLogGroup", "MigrateFunctionRole"}),
+        only_here=frozenset(
+            {"DbMasterSecret", "MigrateFunction", "MigrateFunctionLogGroup", "MigrateFunctionRole"}
+        ),
     ),
     Role.SECONDARY: RegionalProfile(
         db_writer=False,
@@ -163,7 +166,7 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
     _output(template, "DbClusterEndpoint", db.endpoint, "Aurora cluster endpoint in this region")
     _output(template, "DbReaderEndpoint", db.reader_endpoint, "Aurora reader endpoint")
     if db.secret_arn is not None:
-        _output(template, "DbSecretArn", db.secret_arn, "RDS-managed master user secret")
+        _output(template, "DbSecretArn", db.secret_arn, "generated master user secret")
     _output(template, "ConfigBucketName", storage.config_bucket, "Config bucket name")
     _output(template, "ConfigBucketArn", storage.config_bucket_arn, "Config bucket ARN")
     _output(template, "AuditBucketName", storage.audit_bucket, "Audit bucket name")

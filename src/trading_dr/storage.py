@@ -11,7 +11,16 @@ replicate only to Object Lock buckets, which the peer's audit bucket is too.
 from __future__ import annotations
 
 from awacs import kms, s3
-from awacs.aws import Action, Bool, Condition, NumericLessThan, Principal, StringEquals
+from awacs.aws import (
+    Action,
+    ArnLike,
+    Bool,
+    Condition,
+    NumericLessThan,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere.iam import Policy, Role
 from troposphere.s3 import (
@@ -74,6 +83,11 @@ DESTINATION_OBJECT_ACTIONS = (
 )
 
 
+# The data buckets (by purpose) whose server access logs go to the access-log bucket.
+LOGGED_BUCKETS = ("config", "audit")
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+
+
 def bucket_name(ctx: StackContext, purpose: str) -> Sub:
     """trading-<suffix>-<purpose>-<region>-<account>: unique across regions and accounts."""
     return Sub(f"{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}")
@@ -102,14 +116,18 @@ def _kms_encryption(keys: KeyRefs) -> BucketEncryption:
     )
 
 
-def _tls_only_policy(template: Template, logical_id: str, bucket: Bucket) -> BucketPolicy:
-    """Deny every request that is not TLS 1.2+; deny is on `s3:*` because narrower is weaker."""
+def _tls_only_policy(
+    template: Template, logical_id: str, bucket: Bucket, *grants: Statement
+) -> BucketPolicy:
+    """Deny every request that is not TLS 1.2+; deny is on `s3:*` because narrower is weaker.
+    `grants` are the bucket's Allow statements, if any."""
     arns = [GetAtt(bucket, "Arn"), Sub("${Bucket}/*", Bucket=GetAtt(bucket, "Arn"))]
     return template.add_resource(
         BucketPolicy(
             logical_id,
             Bucket=Ref(bucket),
             PolicyDocument=document(
+                *grants,
                 deny(
                     "DenyInsecureTransport",
                     [ALL_S3_ACTIONS],
@@ -221,11 +239,38 @@ def _replication_role(
     )
 
 
-def _access_log_bucket(template: Template, ctx: StackContext) -> Bucket:
-    """Target of the other buckets' server access logs.
+def _log_delivery_grant(ctx: StackContext, bucket: Bucket, sources: tuple[str, ...]) -> Statement:
+    """S3 delivers server access logs as logging.s3.amazonaws.com, and under
+    BucketOwnerEnforced only a bucket policy can let it write ("Permissions can only be
+    granted using policies", PutBucketLogging): each source bucket's prefix, only for
+    this account's source buckets (aws:SourceAccount, aws:SourceArn; rules pack E9004)."""
+    source_arns = [
+        Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}")
+        for purpose in sources
+    ]
+    return allow(
+        "AllowServerAccessLogDelivery",
+        (s3.PutObject,),
+        [Sub(f"${{Bucket}}/{purpose}/*", Bucket=GetAtt(bucket, "Arn")) for purpose in sources],
+        Condition(
+            [
+                StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
+                ArnLike("aws:SourceArn", source_arns),
+            ]
+        ),
+        principal=Principal("Service", LOG_DELIVERY_SERVICE),
+    )
+
+
+def _access_log_bucket(
+    template: Template, ctx: StackContext, sources: tuple[str, ...]
+) -> tuple[Bucket, BucketPolicy]:
+    """Target of the `sources` buckets' server access logs (each under `<purpose>/`).
 
     S3 log delivery supports only SSE-S3 on its target and no Object Lock default
-    retention, so this bucket differs from the data buckets in exactly those two ways.
+    retention, so this bucket differs from the data buckets in exactly those two ways
+    (rules pack E9005). The policy is returned so the source buckets can depend on it:
+    logging is switched on only once delivery is allowed.
     """
     bucket = template.add_resource(
         Bucket(
@@ -262,8 +307,10 @@ def _access_log_bucket(template: Template, ctx: StackContext) -> Bucket:
             **KEEP_DATA,
         )
     )
-    _tls_only_policy(template, "AccessLogsBucketPolicy", bucket)
-    return bucket
+    policy = _tls_only_policy(
+        template, "AccessLogsBucketPolicy", bucket, _log_delivery_grant(ctx, bucket, sources)
+    )
+    return bucket, policy
 
 
 def _audit_lifecycle(ctx: StackContext) -> LifecycleRule:
@@ -302,7 +349,7 @@ def _data_bucket(
     keys: KeyRefs,
     inputs: StageInputs,
     role: Role,
-    logs: Bucket,
+    logs: tuple[Bucket, BucketPolicy],
     purpose: str,
     peer_arn: AWSHelperFn,
     **extra: object,
@@ -319,12 +366,13 @@ def _data_bucket(
                 Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
             ),
             LoggingConfiguration=LoggingConfiguration(
-                DestinationBucketName=Ref(logs), LogFilePrefix=f"{purpose}/"
+                DestinationBucketName=Ref(logs[0]), LogFilePrefix=f"{purpose}/"
             ),
             ReplicationConfiguration=_replication(
                 ctx, inputs, role, peer_arn, f"{purpose}-to-peer"
             ),
             Tags=ctx.tags(),
+            DependsOn=[logs[1].title],
             **KEEP_DATA,
             **extra,
         )
@@ -338,7 +386,7 @@ def add_storage(
 ) -> StorageRefs:
     storage = ctx.env.storage
     role = _replication_role(template, ctx, keys, inputs)
-    logs = _access_log_bucket(template, ctx)
+    logs = _access_log_bucket(template, ctx, LOGGED_BUCKETS)
     config = _data_bucket(
         template,
         ctx,

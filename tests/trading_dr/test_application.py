@@ -145,9 +145,9 @@ def test_only_the_writer_region_has_the_migrator() -> None:
     assert "MigrateFunction" in primary["Resources"]
     assert "MigrateFunction" not in secondary["Resources"]
     statements = _statements("prod", Role.PRIMARY, "MigrateFunction")
-    assert statements["ReadMasterSecret"]["Resource"] == [
-        {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
-    ]
+    assert statements["ReadMasterSecret"]["Resource"] == [{"Ref": "DbMasterSecret"}]
+    environment = primary["Resources"]["MigrateFunction"]["Properties"]["Environment"]
+    assert environment["Variables"]["DB_SECRET_ARN"] == {"Ref": "DbMasterSecret"}
 
 
 @pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)

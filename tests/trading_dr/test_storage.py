@@ -84,7 +84,32 @@ def test_bucket_policies_deny_anything_but_tls_12(env: str, role: Role) -> None:
         assert len(as_list(insecure["Resource"])) == 2, "bucket and its objects"
         old_tls = statements["DenyTlsBelow12"]
         assert old_tls["Condition"] == {"NumericLessThan": {"s3:TlsVersion": 1.2}}
-        assert all(s["Effect"] == "Deny" for s in statements.values()), "no grant in here"
+        grants = {sid for sid, s in statements.items() if s["Effect"] != "Deny"}
+        expected = {"AllowServerAccessLogDelivery"} if name == "AccessLogsBucketPolicy" else set()
+        assert grants == expected, name
+
+
+@pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)
+def test_access_logs_are_delivered_by_policy_scoped_to_own_buckets(env: str, role: Role) -> None:
+    # BucketOwnerEnforced ignores ACL grants: S3 log delivery writes only if the policy lets
+    # logging.s3.amazonaws.com, for this account's source buckets and their prefixes only.
+    t = template(env, role)
+    region = environment(env).region_settings(role).region
+    policy = t["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]
+    grant = next(s for s in policy["Statement"] if s["Sid"] == "AllowServerAccessLogDelivery")
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert grant["Action"] == ["s3:PutObject"]
+    assert grant["Resource"] == [
+        {"Fn::Sub": [f"${{Bucket}}/{p}/*", {"Bucket": {"Fn::GetAtt": ["AccessLogsBucket", "Arn"]}}]}
+        for p in ("config", "audit")
+    ]
+    assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert grant["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::trading-{env}-{p}-{region}-${{AWS::AccountId}}"}
+        for p in ("config", "audit")
+    ]
+    for name in DATA_BUCKETS:  # logging is switched on only once delivery is allowed
+        assert "AccessLogsBucketPolicy" in as_list(t["Resources"][name]["DependsOn"]), name
 
 
 @pytest.mark.parametrize(("env", "role"), CASES, ids=IDS)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from trading_dr.audit.model import Section, Templates, resources, table
+from trading_dr.audit.model import Section, Table, Templates, resources, table
 from trading_dr.config import Role
 from trading_dr.errors import OperationFailedError, UsageError
 
@@ -105,15 +105,25 @@ def run_checkov(texts: Mapping[Role, str], extra_args: tuple[str, ...] = ()) -> 
 
 
 def run_cfn_lint(texts: Mapping[Role, str], regions: Mapping[Role, str]) -> list[ScanSummary]:
-    """cfn-lint through its Python API, informational findings included."""
-    from cfnlint.api import ManualArgs, lint
+    """cfn-lint with the project's rules pack, informational findings included."""
+    from trading_dr.lint import lint_template
 
-    summaries = []
-    for role, text in texts.items():
-        config = ManualArgs(regions=[regions[role]], include_checks=["I"])
-        matches = tuple(str(m) for m in lint(text, config=config))
-        summaries.append(ScanSummary("cfn-lint", role.value, 0, matches, 0))
-    return summaries
+    return [
+        ScanSummary("cfn-lint", role.value, 0, tuple(lint_template(text, regions[role])), 0)
+        for role, text in texts.items()
+    ]
+
+
+def rules_pack_table() -> Table:
+    """The project's cfn-lint rules pack, each rule with the AWS document it enforces."""
+    from trading_dr.rules import CATALOGUE
+
+    rows = [(info.id, info.shortdesc, info.source_url) for info in CATALOGUE.values()]
+    return table(
+        ("rule", "checks", "AWS source"),
+        sorted(rows),
+        "rules pack run with cfn-lint by generate.py, tests and CI (src/trading_dr/rules)",
+    )
 
 
 def scanner_section(templates: Templates, scans: list[ScanSummary] | None) -> Section:
@@ -140,6 +150,7 @@ def scanner_section(templates: Templates, scans: list[ScanSummary] | None) -> Se
         findings = [(s.tool, s.template, f) for s in scans for f in s.failed]
         if findings:
             tables.append(table(("tool", "template", "finding"), findings, "findings"))
+    tables.append(rules_pack_table())
     tables.append(
         table(
             ("template", "resource", "type", "check", "reason"),

@@ -13,6 +13,8 @@
 6. New IAM roles can take a while to become usable (`iam_delay`).
 7. A database with deletion protection fails its stack's deletion and leaves the stack
    instance INOPERABLE (`protection`); ModifyDBCluster can lift it.
+8. What AWS refuses and moto accepts, where the project depends on it, fails the resource
+   with AWS's error (`refusals`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 
-from trading_dr.local_aws import faults, iam_delay, lambdas, outage, protection
+from trading_dr.local_aws import faults, iam_delay, lambdas, outage, protection, refusals
 from trading_dr.local_aws.stacksets import (
     InjectedResourceError,
     LocalStackInstance,
@@ -95,6 +97,9 @@ def _patch_parser() -> None:
 
     def check_fault(logical_id: str, resource_json: dict[str, Any], action: str) -> None:
         reason = faults.take_resource_fault(logical_id, action)
+        if reason is None:
+            # What AWS refuses and moto would accept fails here as it would there.
+            reason = refusals.refusal(resource_json)
         if reason is not None:
             raise InjectedResourceError(logical_id, str(resource_json.get("Type")), reason)
 
