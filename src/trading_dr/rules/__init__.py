@@ -77,4 +77,9 @@ CATALOGUE: dict[str, RuleInfo] = {
             "aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-kmskeyid"
         ),
     ),
+    "ApiGatewayStageLoggingRole": RuleInfo(
+        "E9008",
+        "API Gateway stage with logging depends on the account's CloudWatch role setting",
+        "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html",
+    ),
 }

@@ -136,6 +136,24 @@ def _changed_api() -> dict[str, Any]:
     return resources
 
 
+def _stage(depends: str | None, role: bool = True) -> dict[str, Any]:
+    stage: dict[str, Any] = {
+        "Type": "AWS::ApiGateway::Stage",
+        "Properties": {
+            "RestApiId": "api1",
+            "DeploymentId": "dep1",
+            "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "ERROR"}],
+        },
+    }
+    if depends:
+        stage["DependsOn"] = depends
+    account = {"CloudWatchRoleArn": "arn:aws:iam::111111111111:role/logs"} if role else {}
+    return {
+        "Stage": stage,
+        "Account": {"Type": "AWS::ApiGateway::Account", "Properties": account},
+    }
+
+
 # fmt: off
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     # (rule, case, resources that break it, resources that keep it)
@@ -189,6 +207,8 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("E9006", "fixed-deployment-id", _api(deployment_id="TradingApiDeployment"), _api()),
     ("E9006", "stale-hash-after-a-change", _changed_api(), _api()),
     ("E9006", "missing-depends-on", _api(depends=["GetHealth"]), _api()),
+    ("E9008", "logging-stage-before-account-role", _stage(depends=None), _stage(depends="Account")),
+    ("E9008", "account-without-role", _stage(depends="Account", role=False), _stage(depends="Account")),
     ("E9007", "encrypted-member-without-key",
      {"Db": {"Type": "AWS::RDS::DBCluster", "Properties": {
          k: v for k, v in _cluster()["Properties"].items() if k != "KmsKeyId"}}},
