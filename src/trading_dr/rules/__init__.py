@@ -82,4 +82,12 @@ CATALOGUE: dict[str, RuleInfo] = {
         "API Gateway stage with logging depends on the account's CloudWatch role setting",
         "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html",
     ),
+    "DynamoDbGlobalTableLocalReplica": RuleInfo(
+        "E9009",
+        "DynamoDB global table has a replica in its stack's region",
+        (
+            "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
+            "aws-resource-dynamodb-globaltable.html#cfn-dynamodb-globaltable-replicas"
+        ),
+    ),
 }

@@ -136,6 +136,23 @@ def _changed_api() -> dict[str, Any]:
     return resources
 
 
+def _global_table(*regions: Any) -> dict[str, Any]:
+    return {
+        "Sessions": {
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+                "Replicas": [{"Region": region} for region in regions],
+            },
+        }
+    }
+
+
 def _stage(depends: str | None, role: bool = True) -> dict[str, Any]:
     stage: dict[str, Any] = {
         "Type": "AWS::ApiGateway::Stage",
@@ -209,6 +226,10 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("E9006", "missing-depends-on", _api(depends=["GetHealth"]), _api()),
     ("E9008", "logging-stage-before-account-role", _stage(depends=None), _stage(depends="Account")),
     ("E9008", "account-without-role", _stage(depends="Account", role=False), _stage(depends="Account")),
+    ("E9009", "no-replica-in-the-stack-region", _global_table("us-east-2", "us-west-2"),
+     _global_table("us-east-1", "us-east-2")),
+    ("E9009", "replica-named-by-pseudo-parameter", _global_table("us-west-2"),
+     _global_table({"Ref": "AWS::Region"}, "us-east-2")),
     ("E9007", "encrypted-member-without-key",
      {"Db": {"Type": "AWS::RDS::DBCluster", "Properties": {
          k: v for k, v in _cluster()["Properties"].items() if k != "KmsKeyId"}}},
