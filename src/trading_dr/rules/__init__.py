@@ -90,4 +90,9 @@ CATALOGUE: dict[str, RuleInfo] = {
             "aws-resource-dynamodb-globaltable.html#cfn-dynamodb-globaltable-replicas"
         ),
     ),
+    "LogsKmsKeyPolicy": RuleInfo(
+        "E9010",
+        "KMS key of a log group allows CloudWatch Logs of the region",
+        ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"),
+    ),
 }

@@ -153,6 +153,39 @@ def _global_table(*regions: Any) -> dict[str, Any]:
     }
 
 
+def _log_group(service: str | None) -> dict[str, Any]:
+    admin = {
+        "Effect": "Allow",
+        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    statements = [admin]
+    if service:
+        statements.append({
+            "Effect": "Allow", "Principal": {"Service": [service]},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        })  # fmt: skip
+    return {
+        "Key": {
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "EnableKeyRotation": True,
+                "KeyPolicy": {"Version": "2012-10-17", "Statement": statements},
+            },
+        },
+        "Logs": {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {"RetentionInDays": 30, "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}},
+        },
+    }
+
+
 def _stage(depends: str | None, role: bool = True) -> dict[str, Any]:
     stage: dict[str, Any] = {
         "Type": "AWS::ApiGateway::Stage",
@@ -230,6 +263,9 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
      _global_table("us-east-1", "us-east-2")),
     ("E9009", "replica-named-by-pseudo-parameter", _global_table("us-west-2"),
      _global_table({"Ref": "AWS::Region"}, "us-east-2")),
+    ("E9010", "key-without-logs-service", _log_group(None), _log_group("logs.us-east-1.amazonaws.com")),
+    ("E9010", "logs-service-of-another-region", _log_group("logs.us-west-2.amazonaws.com"),
+     _log_group("logs.us-east-1.amazonaws.com")),
     ("E9007", "encrypted-member-without-key",
      {"Db": {"Type": "AWS::RDS::DBCluster", "Properties": {
          k: v for k, v in _cluster()["Properties"].items() if k != "KmsKeyId"}}},
