@@ -205,7 +205,7 @@ def parse_json_body(raw: bytes) -> Any:
 def _shown(name: object) -> str:
     """A client-chosen name as an error may quote it: bounded and printable."""
     text = name if isinstance(name, str) else repr(name)
-    return ascii(text[:64])[1:-1]
+    return ascii(text[:64])[1:-1] or '""'  # an empty name is still named
 
 
 def parse_trade_request(payload: object) -> TradeRequest:

@@ -13,6 +13,12 @@ from typing import Any
 import boto3
 import intake_handler
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from intake_logic import handle_order
+from trading_shared.aws import Session
+from trading_shared.journal import JournalResult, Recorded
+from trading_shared.trade import REQUEST_FIELDS
 
 from tests.lambda_src.helpers import ACCOUNT, SESSION_TOKEN, context, post_event, trade
 from tests.support.journal import create_journal_table
@@ -546,3 +552,36 @@ def test_retry_after_a_failed_enqueue_is_accepted_and_left_to_the_reconciler(
     assert response["statusCode"] == 202
     assert intake.queued() == []
     assert "pending" in _journal_item(intake, order["trade_id"])
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30)
+    | st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=300)
+    | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+    | st.dictionaries(st.sampled_from([*REQUEST_FIELDS, "x"]), JSON_VALUES, max_size=10).map(
+        lambda d: json.dumps({**trade(), **d}).encode()
+    )
+)
+def test_intake_answers_every_body_with_a_status_never_an_exception(raw: bytes) -> None:
+    # GIVEN any bytes, any JSON, or a valid order with any fields replaced by any JSON
+    def session(token: str) -> Session:
+        return Session(expires_at=2**40, account_id=ACCOUNT)
+
+    # WHEN intake decides on it (the handler's logic, with a live session and a queue)
+    result = handle_order(raw, max_body_bytes=MAX_BODY, lookup_session=session,
+                          journal=lambda _trade: JournalResult(Recorded.NEW),
+                          enqueue=lambda t: "id", now=time.time())  # fmt: skip
+
+    # THEN it answers 202, or a 4xx whose errors each name a field
+    assert result.status in (202, 400, 403), result
+    if result.status == 400:
+        assert result.body["errors"]
+        assert all(e["field"] and e["message"] for e in result.body["errors"])
