@@ -242,6 +242,19 @@ class DeploymentSettings:
     failure_tolerance_count: Annotated[int, Bounds(0, 10)] = 0
     max_concurrent_count: Annotated[int, Bounds(1, 10)] = 1
 
+    @classmethod
+    def _check_max_concurrent_count(cls, value: int, earlier: Mapping[str, Any]) -> int:
+        # StackSetOperationPreferences (STRICT_FAILURE_TOLERANCE, the default): the actual
+        # concurrency is the lower of MaxConcurrentCount and FailureToleranceCount + 1.
+        tolerance = earlier.get("failure_tolerance_count")
+        if tolerance is not None and value > tolerance + 1:
+            raise ValueError(
+                f"{value} is more than failure_tolerance_count + 1 ({tolerance + 1}): "
+                "StackSets would silently run at most that many at once; fix: set "
+                f"max_concurrent_count to at most {tolerance + 1} or raise the tolerance"
+            )
+        return value
+
 
 @dataclass(frozen=True, kw_only=True)
 class Environment:

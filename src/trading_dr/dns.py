@@ -11,6 +11,10 @@ from troposphere.route53 import AliasTarget, HostedZone, HostedZoneConfiguration
 
 from trading_dr.context import KEEP_DATA, StackContext
 
+# Global stage output: the new zone's name servers, comma-separated (the deployer waits
+# until the parent zone delegates to them).
+NAME_SERVERS_OUTPUT = "HostedZoneNameServers"
+
 
 def add_hosted_zone(template: Template, ctx: StackContext) -> AWSHelperFn | str:
     """The zone id: a Ref to a new zone, or the configured existing id."""

@@ -79,3 +79,15 @@ class OutputError(TradingDrError):
     """An output directory cannot be written (--out, --templates-dir): nothing was written."""
 
     exit_code = 2
+
+
+class OperationRunningError(TradingDrError):
+    """The command left a StackSet operation running (deadline passed, or detached)."""
+
+    exit_code = 1
+
+
+class DelegationPendingError(TradingDrError):
+    """The rollout waits for the parent zone to delegate to a new hosted zone."""
+
+    exit_code = 1

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from troposphere import Join, Output, Template
+from troposphere import GetAtt, Join, Output, Template
 
 from trading_dr.api import add_api
 from trading_dr.application import PROCESSOR_TIMEOUT_S, ApplicationRefs, add_application
 from trading_dr.config import Environment, Role
 from trading_dr.context import StackContext
 from trading_dr.database import add_database, add_global_cluster, peer_member_cluster_arn
-from trading_dr.dns import add_alias_record, add_hosted_zone
+from trading_dr.dns import NAME_SERVERS_OUTPUT, add_alias_record, add_hosted_zone
 from trading_dr.failover import add_failover_workflow
 from trading_dr.functions import Artifacts
 from trading_dr.inputs import StageInputs, add_stage_inputs
@@ -110,6 +110,15 @@ def build_global(env: Environment) -> Template:
     table_name, table_arn = add_sessions_table(template, ctx)
     journal_name, journal_arn = add_journal_table(template, ctx)
     _output(template, "HostedZoneId", zone_id, "Route 53 zone of the API failover records")
+    if env.hosted_zone_id is None:
+        # A new zone answers nothing until the parent delegates to these servers (and ACM
+        # cannot validate before that): the deployer prints them and waits.
+        _output(
+            template,
+            NAME_SERVERS_OUTPUT,
+            Join(",", GetAtt("HostedZone", "NameServers")),
+            "Name servers of the new zone, to delegate to from the parent zone",
+        )
     _output(template, "GlobalClusterIdentifier", cluster_id, "Aurora global cluster id")
     _output(template, "SessionsTableName", table_name, "Sessions global table name")
     _output(template, "SessionsTableArn", table_arn, "Sessions global table ARN (this region)")

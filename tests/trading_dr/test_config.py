@@ -99,6 +99,8 @@ BAD_INPUTS = [
     ("bad-email", "alarm_email", "oncall", "alarm_email", "not an e-mail address"),
     ("aws-tag-key", "tags.aws:owner", "me", "tags", "not starting with 'aws:'"),
     ("name-key-given", "name", "prod", "name", "comes from the file name"),
+    ("concurrency-above-tolerance", "deployment", {"failure_tolerance_count": 1, "max_concurrent_count": 3},
+     "deployment.max_concurrent_count", "more than failure_tolerance_count + 1"),
 ]
 # fmt: on
 

@@ -1,9 +1,14 @@
 """boto3 sessions and clients for the deployer: one per (account, region, service).
 
-botocore's own retries are off (total_max_attempts=1): `retry.call` retries what is safe to
-retry, with the operation id kept, and every attempt is counted (`CallCounter`), which
-the benchmark reports. A client for another account assumes that account's StackSet
-execution role, the one role StackSets already requires there.
+botocore's own retries are off (total_max_attempts=1): `retry.call` retries what botocore's
+standard mode would (throttling, 5xx, timeouts, dropped connections), with the operation
+id kept and waits that tests can shrink, and every attempt is counted (`CallCounter`),
+which the benchmark reports.
+
+Single account: the deployer acts in the target account with that account's own
+credentials. A client for any other account is refused with the fix (`accounts.py` says
+why multi-account rollouts are not offered), never reached through an assumed role;
+the one exception is a local AWS on this machine (`local_cross_account`).
 
 STS is always called at a regional endpoint (`sts.<region>.amazonaws.com`), never the
 global one, whatever the user's `sts_regional_endpoints` setting: `sts_region` (default
@@ -21,6 +26,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from trading_dr.deploy.accounts import wrong_account_message
+from trading_dr.deploy.retry import Pacing, call
+from trading_dr.errors import UsageError
 
 EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
 ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
@@ -83,11 +92,14 @@ class Clients:
         counter: CallCounter | None = None,
         local_account: str | None = None,
         sts_region: str | None = None,
+        pacing: Pacing | None = None,
+        local_cross_account: bool = False,
     ) -> None:
         self.session = session
         self.sts_region = sts_region or session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
         self.counter = counter or CallCounter()
+        self.pacing = pacing or Pacing()
         self._clients: dict[tuple[str, str, str, int | None], Any] = {}
         self._sessions: dict[str, boto3.Session] = {}
         self._account: str | None = None
@@ -95,6 +107,10 @@ class Clients:
         # The local AWS (moto) takes the caller's account from this header: the deployer
         # then acts from the environment's first account, as a single-account setup does.
         self._local_account = local_account
+        # A local AWS on this machine (`local-aws`, --endpoint-url): its test credentials
+        # belong to moto's default account, and the only way to act as the environment's
+        # account there is to assume a role in it (moto allows any). Never on AWS.
+        self._local_cross_account = local_cross_account
         self._config = self._config_for(DEFAULT_READ_TIMEOUT_S)
 
     @staticmethod
@@ -139,7 +155,7 @@ class Clients:
             )
             sts.meta.events.register("before-call.*.*", self.counter)
             self._mark_local(sts)
-            identity = sts.get_caller_identity()
+            identity = call(self.pacing, sts.get_caller_identity)
             self._account = str(identity["Account"])
             self._partition = str(identity.get("Arn", "arn:aws:")).split(":")[1] or "aws"
         return self._account
@@ -159,12 +175,21 @@ class Clients:
 
         client.meta.events.register("before-sign.*.*", add_header)
 
+    def require_account(self, account: str) -> None:
+        """Refuse (exit 2, with the fix) credentials of another account than `account`."""
+        caller = self.caller_account()
+        if account != caller and not self._local_cross_account:
+            raise UsageError(wrong_account_message(account, caller))
+
     def _session_for(self, account: str) -> boto3.Session:
+        self.require_account(account)
         if account == self.caller_account():
             return self.session
-        if account not in self._sessions:
+        if account not in self._sessions:  # the local AWS only (see __init__)
             sts = self.client("sts", self.sts_region)
-            credentials = sts.assume_role(
+            credentials = call(
+                self.pacing,
+                sts.assume_role,
                 RoleArn=f"arn:aws:iam::{account}:role/{EXECUTION_ROLE}",
                 RoleSessionName="trading-dr-deployer",
             )["Credentials"]

@@ -22,6 +22,7 @@ import click
 from trading_dr.errors import (
     ChangesFoundError,
     CredentialsError,
+    DelegationPendingError,
     EndpointError,
     OperationFailedError,
     TradingDrError,
@@ -216,19 +217,37 @@ def _read_tree(directory: Path, env: Any) -> dict[str, bytes]:
     return files
 
 
+def is_loopback(endpoint_url: str | None) -> bool:
+    """An endpoint on this machine: a local AWS (AWS's endpoints are never loopback)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint_url or "").hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"}
+
+
 @contextmanager
-def deployment(opts: Options, region_of: Callable[[Any], str] | None = None) -> Iterator[Any]:
+def deployment(
+    opts: Options,
+    region_of: Callable[[Any], str] | None = None,
+    timeout_s: float | None = None,
+    check_delegation: bool = True,
+) -> Iterator[Any]:
     """The command's Deployment. `region_of(env)`: the one region whose endpoints a
-    command that must survive the other region's outage uses (session, STS)."""
+    command that must survive the other region's outage uses (session, STS);
+    `timeout_s` bounds every wait for an operation (--timeout); a new hosted zone's
+    delegation is checked unless asked not to or --local."""
     import boto3
 
+    from trading_dr.deploy.accounts import check_single_account
     from trading_dr.deploy.aws import Clients
+    from trading_dr.deploy.delegation import is_delegated
     from trading_dr.deploy.progress import make_progress
     from trading_dr.deploy.retry import Pacing
     from trading_dr.deploy.rollout import Deployment
     from trading_dr.generator import DEFAULT_ENVIRONMENTS, render_environment, select_environments
 
     env = select_environments(DEFAULT_ENVIRONMENTS, [opts.env])[0]
+    check_single_account(env)
     endpoint_url = check_endpoint_url(opts.endpoint_url) if opts.endpoint_url else None
     files = _read_tree(opts.from_dir, env) if opts.from_dir else dict(render_environment(env).files)
     local = None
@@ -251,8 +270,13 @@ def deployment(opts: Options, region_of: Callable[[Any], str] | None = None) -> 
             endpoint_url,
             local_account=env.accounts[0] if local else None,
             sts_region=home,
+            local_cross_account=is_loopback(endpoint_url),
         )
-        yield Deployment(env, files, clients, Pacing(), progress)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        check = is_delegated if check_delegation and local is None else None
+        yield Deployment(
+            env, files, clients, Pacing(), progress, deadline, ask_stop_or_detach, check
+        )
     finally:
         progress.close()
         if local is not None:
@@ -266,7 +290,7 @@ def _print_stages(opts: Options, results: list[Any], verb: str) -> None:
     for r in results:
         op = f" operation {r.operation_id}" if r.operation_id else ""
         click.echo(f"{r.name:<10} {r.status:<10} {r.duration_s:6.1f}s{op}")
-    failed = [r for r in results if r.status == "failed"]
+    failed = [r for r in results if r.status in {"failed", "waiting"}]
     if not failed:
         # "absent" (destroy found nothing to delete) is no change either.
         changed = sum(r.status not in {"unchanged", "absent"} for r in results)
@@ -285,19 +309,73 @@ def _fail_on_failed(results: list[Any]) -> None:
         )
 
 
+def ask_stop_or_detach(stack_set: str, operation_id: str) -> str:
+    """On Ctrl-C during a wait: "stop" the operation or "detach" (the default, and the
+    only answer without a terminal to ask on)."""
+    if not sys.stdin.isatty():
+        return "detach"
+    try:
+        answer = click.prompt(
+            f"\noperation {operation_id} of {stack_set} is still running: stop it "
+            "(StopStackSetOperation; instances under way finish) or detach (it goes on, a "
+            "re-run attaches to it)?",
+            type=click.Choice(["stop", "detach"]),
+            default="detach",
+            err=True,
+        )
+    except click.Abort:
+        return "detach"
+    return str(answer)
+
+
+def _fail_on_waiting(opts: Options, results: list[Any]) -> None:
+    """The rollout stopped after the global stage: the new zone is not delegated yet."""
+    if not results or results[-1].status != "waiting":
+        return
+    waiting = results[-1]
+    records = "\n".join(f"  {line}" for line in waiting.reasons)
+    rerun = " ".join(
+        ["trading-dr deploy", f"--env {opts.env}"]
+        + ([f"--profile {opts.profile}"] if opts.profile else [])
+        + ([f"--from {opts.from_dir}"] if opts.from_dir else [])
+    )
+    raise DelegationPendingError(
+        f"stopped after the global stage: the new hosted zone "
+        f"{waiting.outputs.get('HostedZoneId')} is not delegated yet, and ACM cannot validate "
+        "the API certificates until it is; fix: add these NS records at the parent zone:\n"
+        f"{records}\nthen run: {rerun} (it goes on once DNS answers with these name servers)"
+    )
+
+
 @click.command("deploy")
 @common_options
-def deploy_command(**kwargs: Any) -> None:
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Stop waiting after this long (the running operation goes on; a re-run attaches).",
+)
+@click.option(
+    "--skip-delegation-check",
+    is_flag=True,
+    help="Do not wait for a new hosted zone's NS delegation (a local AWS; implied by --local).",
+)
+def deploy_command(timeout_s: float | None, skip_delegation_check: bool, **kwargs: Any) -> None:
     """Roll out bootstrap, global, primary, migrate, secondary and link, in order."""
     opts = Options(**kwargs)
 
     def action() -> None:
         from trading_dr.deploy.rollout import deploy
 
-        with deployment(opts) as dep:
+        with deployment(
+            opts, timeout_s=timeout_s, check_delegation=not skip_delegation_check
+        ) as dep:
             results = deploy(dep)
         _print_stages(opts, results, "deploy")
         _fail_on_failed(results)
+        _fail_on_waiting(opts, results)
 
     run(opts, action)
 

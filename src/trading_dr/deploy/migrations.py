@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ReadTimeoutError
 
 from trading_dr.deploy.aws import Clients
-from trading_dr.deploy.retry import Pacing, call
+from trading_dr.deploy.retry import Pacing, call, call_not_idempotent
 
 OUTPUT = "MigrateFunctionName"
 # Beyond the function's own timeout: Lambda's queueing, a cold start and the way back.
@@ -54,7 +54,9 @@ def invoke_client(
 def invoke(lambda_client: Any, pacing: Pacing, function: str, action: str) -> dict[str, Any]:
     """Invoke `function` synchronously with `{"action": action}`; its parsed answer."""
     try:
-        response = call(
+        # Never repeated after a 5xx, a lost connection or a read timeout: it may have run
+        # (only a throttled invocation, refused before running, is tried again).
+        response = call_not_idempotent(
             pacing,
             lambda_client.invoke,
             FunctionName=function,

@@ -19,6 +19,8 @@ class Progress(Protocol):
 
     def reasons(self, stage: str, lines: list[str]) -> None: ...
 
+    def event(self, stage: str, line: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -47,8 +49,14 @@ class PlainProgress:
         for line in lines:
             self._line(f"{stage:<9} reason     {line}")
 
+    def event(self, stage: str, line: str) -> None:
+        self._line(f"{stage:<9} event      {line}")
+
     def close(self) -> None:
         return None
+
+
+EVENTS_SHOWN = 8  # under the live table: the latest stack events
 
 
 class RichProgress:
@@ -62,6 +70,7 @@ class RichProgress:
         self._rows: dict[str, list[str]] = {}
         self._started: dict[str, float] = {}
         self._reasons: list[tuple[str, str]] = []
+        self._events: list[tuple[str, str]] = []  # the latest few stack events
         self._live = Live(self._render(), console=self._console, refresh_per_second=4)
         self._live.start()
 
@@ -74,8 +83,9 @@ class RichProgress:
         for stage, (status, elapsed, detail) in self._rows.items():
             style = {"failed": "red", "unchanged": "dim"}.get(status, "")
             table.add_row(stage, Text(status, style=style), elapsed, detail)
+        events = [Text(f"{s}: {e}", style="dim") for s, e in self._events]
         reasons = [Text(f"{s}: {r}", style="red") for s, r in self._reasons]
-        return Group(table, *reasons)
+        return Group(table, *events, *reasons)
 
     def update(self, stage: str, status: str, detail: str = "") -> None:
         started = self._started.setdefault(stage, time.monotonic())
@@ -84,6 +94,10 @@ class RichProgress:
 
     def reasons(self, stage: str, lines: list[str]) -> None:
         self._reasons += [(stage, line) for line in lines]
+        self._live.update(self._render())
+
+    def event(self, stage: str, line: str) -> None:
+        self._events = [*self._events, (stage, line)][-EVENTS_SHOWN:]
         self._live.update(self._render())
 
     def close(self) -> None:

@@ -11,15 +11,19 @@ through the primary's migrate function (`migrations`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from trading_dr.config import Environment, Role
-from trading_dr.deploy import artifacts, concurrency, iam_wait, migrations, stacksets
+from trading_dr.deploy import artifacts, concurrency, iam_wait, migrations, stacksets, watch
+from trading_dr.deploy.accounts import check_single_account
 from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.bootstrap import ensure_bootstrap, missing_bootstrap
+from trading_dr.deploy.delegation import DelegationCheck
+from trading_dr.deploy.events import EventFollower, failure_reasons
 from trading_dr.deploy.plan import (
+    PEER_PREFIX,
     Stage,
     artifact_bucket_name,
     declared_parameters,
@@ -29,10 +33,14 @@ from trading_dr.deploy.plan import (
 )
 from trading_dr.deploy.progress import Progress
 from trading_dr.deploy.retry import Pacing
+from trading_dr.dns import NAME_SERVERS_OUTPUT
 from trading_dr.errors import OperationFailedError, PlanError
 
 # Bootstrap items that make something new (the rest change what exists: policy updates).
 CREATES = ("role ", "bucket ")
+
+# A stage with one of these ends the rollout (waiting: for the zone's delegation).
+STOPPING_STATUSES = frozenset({"failed", "waiting"})
 
 
 @dataclass
@@ -44,12 +52,20 @@ class Deployment:
     clients: Clients
     pacing: Pacing
     progress: Progress
+    # time.monotonic() by which every wait ends (--timeout); the operation goes on.
+    deadline: float | None = None
+    # Asked on Ctrl-C while an operation runs: "stop" (StopStackSetOperation) or "detach".
+    on_interrupt: Callable[[str, str], str] | None = None
+    # Whether a new hosted zone is delegated yet (delegation.is_delegated); None skips the
+    # check (the local AWS, whose name servers answer nothing).
+    delegation_check: DelegationCheck | None = None
 
 
 @dataclass
 class StageResult:
     name: str
-    status: str  # created | updated | unchanged | failed (plan: create | update | unchanged)
+    # created | updated | unchanged | failed | waiting (plan: create | update | unchanged)
+    status: str
     operation_id: str | None = None
     duration_s: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
@@ -89,6 +105,7 @@ class _Deployed:
 
 class Rollout:
     def __init__(self, dep: Deployment) -> None:
+        check_single_account(dep.env)
         self.dep = dep
         self.env = dep.env
         self._deployed: dict[str, _Deployed] = {}
@@ -155,6 +172,8 @@ class Rollout:
                 peer = self.outputs_of(
                     stage.peer, target.account, planning and stage.name != "primary"
                 )
+                if peer is None and not (planning and stage.name != "primary"):
+                    peer = self._peer_not_current(stage, target.account)
             values[target.account] = resolve_parameters(
                 stage, target, declared, global_outputs, peer
             )
@@ -188,6 +207,29 @@ class Rollout:
             return result
         return None
 
+    def _peer_not_current(self, stage: Stage, account: str) -> dict[str, str] | None:
+        """Peer values when the peer's outputs are unknown: None (pass "") only while the
+        peer does not exist; never "" for a peer that exists but whose last operation
+        failed, which would turn replication off (or pass "" on to later stages)."""
+        assert stage.peer is not None
+        peer_stage = self._stage_of(stage.peer)
+        instance = self.deployed(peer_stage).instances.get(account)
+        if instance is None and stage.name == "primary":
+            return None
+        if stage.name == "primary":
+            # Keep what is deployed: the secondary is redeployed later in this rollout.
+            own = self.deployed(stage).overrides.get(account) or {}
+            kept = {
+                k.removeprefix(PEER_PREFIX): v for k, v in own.items() if k.startswith(PEER_PREFIX)
+            }
+            return kept or None
+        state = "missing" if instance is None else f"{instance.get('Status')}"
+        raise PlanError(
+            f"stage {stage.name}: the {stage.peer.value} stack instance in {account} is "
+            f"{state} (its last operation failed), so its outputs are unknown; fix: see "
+            f"trading-dr status, correct the failure and re-run deploy"
+        )
+
     def run_stage(self, stage: Stage, apply: bool) -> StageResult:
         assert stage.role is not None
         started = time.monotonic()
@@ -198,6 +240,8 @@ class Rollout:
             region=stage.region,
             accounts=list(stage.accounts),
         )
+        if apply and self.deployed(stage).stack_set is not None and watch.attach(self.dep, stage):
+            self._forget(stage)  # compared again with what the operation left
         desired = self.desired_parameters(stage, planning=not apply)
         result.parameters = desired[stage.accounts[0]]
         body = template_body(self.dep.files, stage.role)
@@ -281,42 +325,22 @@ class Rollout:
 
     def _wait(self, stage: Stage, operation_id: str, result: StageResult, started: float) -> bool:
         result.operation_id = operation_id
-        progress = self.dep.progress
-
-        def on_poll(status: str, elapsed: float) -> None:
-            progress.update(
-                stage.name,
-                status.lower(),
-                f"operation {operation_id} {len(stage.accounts)} instance(s)",
-            )
-
-        cfn = self._cfn(stage)
-        outcome = stacksets.wait_for_operation(
-            cfn, self.dep.pacing, stage.stack_set, operation_id, on_poll
-        )
+        follower = EventFollower()
+        outcome = watch.follow(self.dep, stage, operation_id, follower)
         if outcome.status == "SUCCEEDED":
             return True
         result.status = "failed"
         result.duration_s = time.monotonic() - started
-        result.reasons = outcome.reasons + self._failed_events(stage)
-        progress.update(stage.name, "failed", f"operation {operation_id}")
-        progress.reasons(stage.name, result.reasons)
+        failed = watch.failed_events(self.dep, stage, follower)
+        result.reasons = failure_reasons(failed, outcome.reasons)
+        self.dep.progress.update(stage.name, "failed", f"operation {operation_id}")
+        self.dep.progress.reasons(stage.name, result.reasons)
         return False
-
-    def _failed_events(self, stage: Stage) -> list[str]:
-        cfn, pacing = self._cfn(stage), self.dep.pacing
-        lines: list[str] = []
-        for summary in stacksets.list_instances(cfn, pacing, stage.stack_set):
-            if summary.get("Status") == "CURRENT" or not summary.get("StackId"):
-                continue
-            target = self.dep.clients.client(
-                "cloudformation", str(summary["Region"]), str(summary["Account"])
-            )
-            lines += stacksets.failed_events(target, pacing, summary["StackId"])
-        return lines
 
     def bootstrap(self, apply: bool) -> StageResult:
         started = time.monotonic()
+        for account in self.env.accounts:
+            self.dep.clients.require_account(account)  # before anything is written
         result = StageResult(
             "bootstrap",
             "unchanged",
@@ -368,6 +392,33 @@ class Rollout:
         ]
         result.status = "create" if creating else "update" if missing else "unchanged"
         result.reasons = missing
+        return result
+
+    def delegation(self, global_result: StageResult) -> StageResult | None:
+        """None to go on; a `waiting` result while the zone the global stage created is
+        not delegated: ACM could not validate the regional certificates before that."""
+        env, progress, check = self.env, self.dep.progress, self.dep.delegation_check
+        if env.hosted_zone_id is not None:
+            return None  # an existing, delegated zone
+        listed = global_result.outputs.get(NAME_SERVERS_OUTPUT, "")
+        name_servers = [n for n in listed.split(",") if n]
+        if check is None:
+            progress.update("delegate", "skipped", "delegation check skipped (local AWS)")
+            return None
+        if not name_servers:
+            raise PlanError(
+                f"the global stack has no {NAME_SERVERS_OUTPUT} output; fix: render the "
+                "templates with this version (python generate.py) and deploy again"
+            )
+        progress.update("delegate", "checking", f"NS {env.domain}")
+        if check(env.domain, name_servers):
+            progress.update("delegate", "delegated", env.domain)
+            return None
+        zone = global_result.outputs.get("HostedZoneId", "")
+        result = StageResult("delegate", "waiting", region=env.primary.region)
+        result.outputs = {"HostedZoneId": zone, NAME_SERVERS_OUTPUT: listed}
+        result.reasons = [f"{env.domain}. NS {name}." for name in name_servers]
+        progress.update("delegate", "waiting", f"{env.domain} is not delegated to zone {zone}")
         return result
 
     def migrate(self, apply: bool) -> StageResult:
@@ -440,8 +491,10 @@ def capacity(dep: Deployment) -> StageResult | None:
 
 
 def deploy(dep: Deployment) -> list[StageResult]:
-    """Run every stage in order; stops after a failed stage (its result is the last).
+    """Run every stage in order; stops after a failed stage (its result is the last), or
+    after the global stage while its new hosted zone is not delegated (`delegation`).
     Nothing is written when the Lambda concurrency preflight finds a shortfall."""
+    check_single_account(dep.env)  # before any call
     short = capacity(dep)
     if short is not None:
         return [short]
@@ -458,7 +511,11 @@ def deploy(dep: Deployment) -> list[StageResult]:
         results.append(refused or rollout.run_stage(stage, apply=True))
         if results[-1].status != "failed" and stage.name == "primary":
             results.append(rollout.migrate(apply=True))
-        if results[-1].status == "failed":
+        if results[-1].status != "failed" and stage.name == "global":
+            waiting = rollout.delegation(results[-1])
+            if waiting is not None:
+                results.append(waiting)
+        if results[-1].status in STOPPING_STATUSES:
             break
     return results
 

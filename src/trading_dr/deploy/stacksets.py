@@ -17,9 +17,11 @@ from botocore.exceptions import ClientError
 
 from trading_dr.config import Environment
 from trading_dr.deploy.retry import Pacing, call, error_code
+from trading_dr.errors import OperationRunningError
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 DONE_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+ACTIVE_STATUSES = frozenset({"RUNNING", "STOPPING", "QUEUED"})
 
 
 def parameter_list(values: Mapping[str, str]) -> list[dict[str, str]]:
@@ -221,25 +223,49 @@ def wait_for_operation(
     name: str,
     operation_id: str,
     on_poll: Callable[[str, float], None],
+    deadline: float | None = None,
+    on_operation: Callable[[dict[str, Any]], None] | None = None,
 ) -> OperationOutcome:
-    """Poll DescribeStackSetOperation (botocore has no waiter) with growing intervals."""
+    """Poll DescribeStackSetOperation (botocore has no waiter) with growing intervals,
+    until the operation ends or `deadline` (time.monotonic()) passes: then
+    OperationRunningError, the operation left running."""
     started = time.monotonic()
-    for delay in pacing.poll_delays():
+    for planned in pacing.poll_delays():
+        delay = planned
+        if deadline is not None:
+            delay = max(0.0, min(planned, deadline - time.monotonic()))
         if delay:
             pacing.sleep(delay)
         operation = call(
             pacing, cfn.describe_stack_set_operation, StackSetName=name, OperationId=operation_id
         )["StackSetOperation"]
         status = str(operation["Status"])
+        if on_operation is not None:
+            on_operation(operation)
         on_poll(status, time.monotonic() - started)
         if status in DONE_STATUSES:
-            reasons = (
-                [] if status == "SUCCEEDED" else operation_reasons(cfn, pacing, name, operation_id)
+            return _outcome(cfn, pacing, name, operation)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise OperationRunningError(
+                f"operation {operation_id} of stack set {name} is still {status} at the "
+                "--timeout deadline; it goes on in AWS; fix: re-run the same command to "
+                "attach to it (or raise --timeout)"
             )
-            if status != "SUCCEEDED" and operation.get("StatusReason"):
-                reasons.insert(0, str(operation["StatusReason"]))
-            return OperationOutcome(operation_id, status, reasons)
     raise AssertionError("unreachable")  # poll_delays is endless
+
+
+def _outcome(cfn: Any, pacing: Pacing, name: str, operation: dict[str, Any]) -> OperationOutcome:
+    operation_id, status = str(operation["OperationId"]), str(operation["Status"])
+    # With FailureToleranceCount > 0 an operation SUCCEEDS while instances failed: the
+    # results are read either way, and any failed instance fails the stage, since later
+    # stages need every instance's outputs.
+    reasons = operation_reasons(cfn, pacing, name, operation_id)
+    if status == "SUCCEEDED" and reasons:
+        status = "FAILED"
+        reasons.insert(0, "the operation SUCCEEDED within FailureToleranceCount, but:")
+    elif status != "SUCCEEDED" and operation.get("StatusReason"):
+        reasons.insert(0, str(operation["StatusReason"]))
+    return OperationOutcome(operation_id, status, reasons)
 
 
 def operation_reasons(cfn: Any, pacing: Pacing, name: str, operation_id: str) -> list[str]:
@@ -253,12 +279,22 @@ def operation_reasons(cfn: Any, pacing: Pacing, name: str, operation_id: str) ->
     ]
 
 
-def failed_events(cfn: Any, pacing: Pacing, stack_id: str, limit: int = 10) -> list[str]:
-    """The stack's *_FAILED events with their reasons, newest first."""
-    events = call(pacing, cfn.describe_stack_events, StackName=stack_id).get("StackEvents", [])
-    failed = [e for e in events if str(e.get("ResourceStatus", "")).endswith("FAILED")]
-    return [
-        f"{e['LogicalResourceId']} ({e.get('ResourceType', '?')}): {e['ResourceStatus']}: "
-        f"{e.get('ResourceStatusReason', '')}"
-        for e in failed[:limit]
-    ]
+def running_operation(cfn: Any, pacing: Pacing, name: str) -> dict[str, Any] | None:
+    """An operation of the stack set that has not ended (RUNNING, STOPPING, QUEUED)."""
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"StackSetName": name}
+        if token:
+            kwargs["NextToken"] = token
+        page = call(pacing, cfn.list_stack_set_operations, **kwargs)
+        for summary in page.get("Summaries", []):
+            if summary.get("Status") in ACTIVE_STATUSES:
+                return dict(summary)
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
+def stop_operation(cfn: Any, pacing: Pacing, name: str, operation_id: str) -> None:
+    """StopStackSetOperation: unstarted instances are cancelled, running ones finish."""
+    call(pacing, cfn.stop_stack_set_operation, StackSetName=name, OperationId=operation_id)

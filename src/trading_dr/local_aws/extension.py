@@ -28,9 +28,11 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 
 from trading_dr.local_aws import faults, iam_delay, lambdas, outage, protection, refusals
 from trading_dr.local_aws.stacksets import (
+    ACTIVE,
     InjectedResourceError,
     LocalStackInstance,
     StackInstanceNotFoundError,
@@ -60,8 +62,14 @@ FAULTABLE = (
     "describe_stacks",
     "describe_stack_events",
     "detect_stack_set_drift",
+    "list_stack_set_operations",
+    "stop_stack_set_operation",
     "describe_stack_resource_drifts",
 )
+
+
+class InvalidOperationError(CloudFormationError):
+    code = "InvalidOperationException"
 
 
 class InjectedError(CloudFormationError):
@@ -77,6 +85,7 @@ def install() -> None:
         _patch_parser()
         _patch_handlers()
         _patch_bucket_policies()
+        _patch_hosted_zones()
         lambdas.install()
         outage.install()
         iam_delay.install()
@@ -103,23 +112,52 @@ def _patch_parser() -> None:
         if reason is not None:
             raise InjectedResourceError(logical_id, str(resource_json.get("Type")), reason)
 
-    def parse_and_create_resource(
-        logical_id: str, resource_json: Any, *args: Any, **kw: Any
-    ) -> Any:
-        condition = resource_json.get("Condition")
-        if not condition or args[0].lazy_condition_map[condition]:
-            check_fault(logical_id, resource_json, "create")
-        return moto_create(logical_id, fix_properties(resource_json), *args, **kw)
+    def with_events(verb: str, moto_call: Callable[..., Any]) -> Callable[..., Any]:
+        """`<VERB>_IN_PROGRESS`, then `_COMPLETE` or `_FAILED` with the reason, per
+        resource, as AWS records them (moto records stack-level events only)."""
 
-    def parse_and_update_resource(
-        logical_id: str, resource_json: Any, *args: Any, **kw: Any
-    ) -> Any:
-        check_fault(logical_id, resource_json, "update")
-        return moto_update(logical_id, fix_properties(resource_json), *args, **kw)
+        def handle(logical_id: str, resource_json: Any, *args: Any, **kw: Any) -> Any:
+            condition = resource_json.get("Condition")
+            if condition and not args[0].lazy_condition_map[condition]:
+                return moto_call(logical_id, fix_properties(resource_json), *args, **kw)
+            record = resource_events(args[0], logical_id, str(resource_json.get("Type")))
+            record(f"{verb}_IN_PROGRESS", None)
+            try:
+                check_fault(logical_id, resource_json, verb.lower())
+                created = moto_call(logical_id, fix_properties(resource_json), *args, **kw)
+            except Exception as exc:
+                reason = exc.reason if isinstance(exc, InjectedResourceError) else str(exc)
+                record(f"{verb}_FAILED", reason)
+                exc.recorded = True  # type: ignore[attr-defined]
+                raise
+            record(f"{verb}_COMPLETE", None)
+            return created
+
+        return handle
+
+    parse_and_create_resource = with_events("CREATE", moto_create)
+    parse_and_update_resource = with_events("UPDATE", moto_update)
 
     parsing.resource_class_from_type = resource_class_from_type
     parsing.parse_and_create_resource = parse_and_create_resource
     parsing.parse_and_update_resource = parse_and_update_resource
+
+
+def resource_events(resources_map: Any, logical_id: str, resource_type: str) -> Any:
+    """A function adding events of `logical_id` to the stack that `resources_map` builds."""
+    from moto.cloudformation.models import Event, cloudformation_backends
+
+    backend = cloudformation_backends[resources_map._account_id][resources_map._region_name]
+    stack = backend.stacks.get(resources_map.stack_id)
+
+    def record(status: str, reason: str | None) -> None:
+        if stack is not None:
+            stack.events.append(
+                Event(stack.stack_id, stack.name, logical_id, "", resource_type, status,
+                      reason, None)
+            )  # fmt: skip
+
+    return record
 
 
 def _kms_tags(properties: dict[str, Any]) -> dict[str, Any]:
@@ -180,14 +218,59 @@ def _patch_bucket_policies() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def _patch_hosted_zones() -> None:
+    """`Fn::GetAtt HostedZone.NameServers` (AWS::Route53::HostedZone's documented
+    attribute): moto does not know it; the zone's delegation set answers, as
+    GetHostedZone does."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.route53.models import FakeZone
+
+    def has_cfn_attr(cls: Any, attr: str) -> bool:
+        return attr == "NameServers"
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name != "NameServers":
+            raise UnformattedGetAttTemplateException()
+        delegation = self.delegation_set
+        return list(delegation.name_servers) if delegation else []
+
+    FakeZone.has_cfn_attr = classmethod(has_cfn_attr)  # type: ignore[assignment]
+    FakeZone.get_cfn_attribute = get_cfn_attribute  # type: ignore[attr-defined]
+
+
 def _camel(name: str) -> str:
     return "".join(part.title() for part in name.split("_"))
+
+
+def _drop_connection(self: Any) -> None:
+    """Close the client's socket without an answer, as a dropped connection would."""
+    import socket
+
+    sock = self.normalized_request.environ.get("werkzeug.socket")
+    if sock is not None:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _server_error(code: str, message: str) -> tuple[str, dict[str, Any]]:
+    """A 5xx answer in the query protocol's error shape (moto would answer 400)."""
+    body = (
+        "<ErrorResponse><Error><Type>Receiver</Type>"
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    )
+    return body, {"status": faults.SERVER_ERRORS[code], "Content-Type": "text/xml"}
 
 
 def _with_faults(action: str, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def wrapped(self: Any) -> Any:
         fault = faults.take_call_fault(action)
         if fault is not None:
+            code, message = fault
+            if code == faults.DROP_CONNECTION:
+                _drop_connection(self)
+                return _server_error("InternalFailure", message)  # never reaches the client
+            if code in faults.SERVER_ERRORS:
+                return _server_error(code, message)
             raise InjectedError(*fault)
         return handler(self)
 
@@ -320,7 +403,7 @@ def describe_stack_set_operation(self: Any) -> ActionResult:
         if key in operation
     }
     view["StackSetId"] = stack_set.id
-    if operation["Status"] != "RUNNING":
+    if operation["Status"] not in ACTIVE:
         view["EndTimestamp"] = operation["EndTimestamp"]
     return ActionResult({"StackSetOperation": view})
 
@@ -328,7 +411,7 @@ def describe_stack_set_operation(self: Any) -> ActionResult:
 def list_stack_set_operation_results(self: Any) -> ActionResult:
     stack_set = _stack_set(self)
     operation = refresh(stack_set.get_operation(self._get_param("OperationId")))
-    if operation["Status"] == "RUNNING":
+    if operation["Status"] in ACTIVE:
         return ActionResult({"Summaries": []})
     return ActionResult({"Summaries": operation.get("Results", [])})
 
@@ -341,6 +424,37 @@ def list_stack_set_operations(self: Any) -> ActionResult:
         for op in (refresh(o) for o in stack_set.operations)
     ]
     return ActionResult({"Summaries": summaries})
+
+
+EVENTS_PAGE = 100  # AWS does not document its page size; pages exist, which is the point
+
+
+def describe_stack_events(self: Any) -> ActionResult:
+    """Newest first, in pages (NextToken), only the events that have happened so far
+    (an operation kept RUNNING releases its stack's events over its duration)."""
+    now = utcnow()
+    stack_events = self.cloudformation_backend.describe_stack_events(self._get_param("StackName"))
+    events = [e for e in reversed(stack_events) if e.timestamp <= now]
+    start = int(self._get_param("NextToken") or 0)
+    result: dict[str, Any] = {"StackEvents": events[start : start + EVENTS_PAGE]}
+    if start + EVENTS_PAGE < len(events):
+        result["NextToken"] = str(start + EVENTS_PAGE)
+    return ActionResult(result)
+
+
+def stop_stack_set_operation(self: Any) -> ActionResult:
+    """StopStackSetOperation: STOPPING while the instances under way finish, then STOPPED
+    (instances not started yet are cancelled); only a RUNNING operation can stop."""
+    stack_set = _stack_set(self)
+    operation = refresh(stack_set.get_operation(self._get_param("OperationId")))
+    if operation["Status"] != "RUNNING":
+        raise InvalidOperationError(
+            f"Operation {operation['OperationId']} is {operation['Status']}: only a RUNNING "
+            "operation can be stopped"
+        )
+    operation["Status"], operation["FinalStatus"] = "STOPPING", "STOPPED"
+    operation["StatusReason"] = "The operation was stopped by the user"
+    return ActionResult({})
 
 
 def describe_stack_instance(self: Any) -> ActionResult:
@@ -360,6 +474,8 @@ _HANDLERS: dict[str, Callable[[Any], ActionResult]] = {
     "list_stack_set_operation_results": list_stack_set_operation_results,
     "list_stack_set_operations": list_stack_set_operations,
     "describe_stack_instance": describe_stack_instance,
+    "describe_stack_events": describe_stack_events,
+    "stop_stack_set_operation": stop_stack_set_operation,
 }
 
 

@@ -19,6 +19,7 @@ class ResourceFault:
     reason: str
     times: int = 1
     action: str | None = None  # "create", "update" or None for both
+    skip: int = 0  # matching creates/updates let through first (e.g. 1: the second stack)
 
 
 @dataclass
@@ -40,16 +41,27 @@ class _Faults:
 _STATE = _Faults()
 
 
-def fail_resource(logical_id: str, reason: str, times: int = 1, action: str | None = None) -> None:
-    """The next `times` creates/updates (`action`: only those) of `logical_id` fail."""
+def fail_resource(
+    logical_id: str, reason: str, times: int = 1, action: str | None = None, skip: int = 0
+) -> None:
+    """After `skip` that pass, the next `times` creates/updates (`action`: only those) of
+    `logical_id` fail."""
     with _STATE.lock:
-        _STATE.resources.append(ResourceFault(logical_id, reason, times, action))
+        _STATE.resources.append(ResourceFault(logical_id, reason, times, action, skip))
+
+
+# Error codes AWS answers with a server-side status (botocore's standard retry mode
+# retries these by status), and the pseudo-code that drops the connection unanswered.
+SERVER_ERRORS = {"InternalFailure": 500, "InternalError": 500, "ServiceUnavailable": 503}
+DROP_CONNECTION = "ConnectionReset"
 
 
 def fail_call(action: str, code: str, message: str = "injected fault", times: int = 1) -> None:
     """The next `times` calls of CloudFormation `action` answer error `code`.
 
-    e.g. fail_call("CreateStackInstances", "Throttling", "Rate exceeded", 2).
+    e.g. fail_call("CreateStackInstances", "Throttling", "Rate exceeded", 2). Codes in
+    SERVER_ERRORS answer with their 5xx status; DROP_CONNECTION closes the connection
+    without an answer (the client sees a dropped connection).
     """
     with _STATE.lock:
         _STATE.errors.setdefault(action, []).extend([(code, message)] * times)
@@ -125,6 +137,9 @@ def take_resource_fault(logical_id: str, action: str) -> str | None:
         for fault in _STATE.resources:
             wanted = fault.action in (None, action)
             if fault.logical_id == logical_id and fault.times > 0 and wanted:
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 fault.times -= 1
                 return fault.reason
     return None

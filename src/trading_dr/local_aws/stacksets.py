@@ -14,6 +14,7 @@ not name its stack. Here each operation (create, update, update-instances, delet
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -65,18 +66,20 @@ class LocalStackInstance:
         self.reason: str | None = None
         self.drift_status = "NOT_CHECKED"  # set by a drift detection (local_aws.drift)
         self.last_drift_check: Any = None
+        self.running_until = 0.0  # time.monotonic() until which its operation runs
 
     @property
     def backend(self) -> Any:
         return cloudformation_backends[self.account_id][self.region_name]
 
     def to_dict(self) -> dict[str, Any]:
+        running = time.monotonic() < self.running_until
         result: dict[str, Any] = {
             "StackSetId": self.stack_set.id,
             "Region": self.region_name,
             "Account": self.account_id,
-            "Status": self.status,
-            "StackInstanceStatus": {"DetailedStatus": self.detailed},
+            "Status": "OUTDATED" if running else self.status,
+            "StackInstanceStatus": {"DetailedStatus": "RUNNING" if running else self.detailed},
             "ParameterOverrides": [
                 {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self.overrides.items())
             ],
@@ -157,7 +160,7 @@ class LocalStackInstance:
         else:
             reason = f"{type(exc).__name__}: {exc}"
         if self.stack is not None:
-            if isinstance(exc, InjectedResourceError):
+            if isinstance(exc, InjectedResourceError) and not getattr(exc, "recorded", False):
                 self.stack.events.append(
                     Event(
                         stack_id=self.stack.stack_id,
@@ -170,12 +173,14 @@ class LocalStackInstance:
                         resource_properties=None,
                     )
                 )
+            if verb == "CREATE":
+                rollback_events(self.stack)
             self.stack.status = (
                 "ROLLBACK_COMPLETE"
                 if verb == "CREATE"
                 else getattr(exc, "rollback_status", "UPDATE_ROLLBACK_COMPLETE")
             )
-            self.stack._add_stack_event(self.stack.status, resource_status_reason=reason)
+            self.stack._add_stack_event(self.stack.status)
         self.status, self.detailed, self.reason = "OUTDATED", "FAILED", reason
 
     def delete(self, retain: bool = False) -> None:
@@ -206,6 +211,65 @@ class LocalStackInstance:
         self.reason = f"The following resource(s) failed to delete: [{names}]. "
 
 
+CANCELLED = "Resource creation cancelled"
+
+
+def references(node: Any) -> set[str]:
+    """Logical ids a template fragment refers to (Ref, GetAtt, Sub, DependsOn)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("Ref", "DependsOn"):
+                found |= {value} if isinstance(value, str) else set(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text))}
+            found |= references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    return found
+
+
+def rollback_events(stack: Stack) -> None:
+    """The events AWS adds after a resource fails to create: resources whose creation
+    was under way (all they need exists) are cancelled, then the rollback deletes what
+    was created, newest first. On a large stack they push the root cause pages back."""
+    resources: dict[str, Any] = stack.template_dict.get("Resources") or {}
+    statuses = {e.logical_resource_id: e.resource_status for e in stack.events}
+    created = [
+        e.logical_resource_id
+        for e in stack.events
+        if e.resource_status == "CREATE_COMPLETE" and e.logical_resource_id in resources
+    ]
+    failed = [k for k, v in statuses.items() if v == "CREATE_FAILED" and k in resources]
+    under_way = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if logical_id not in statuses
+        and "Condition" not in resource
+        and references(resource) & resources.keys() <= set(created)
+    ]
+
+    def add(logical_id: str, resource_type: str, status: str, reason: str | None) -> None:
+        stack.events.append(
+            Event(stack.stack_id, stack.name, logical_id, "", resource_type, status, reason, None)
+        )
+
+    for logical_id in under_way:
+        add(logical_id, resources[logical_id]["Type"], "CREATE_FAILED", CANCELLED)
+    stack._add_stack_event(
+        "ROLLBACK_IN_PROGRESS",
+        resource_status_reason=f"The following resource(s) failed to create: "
+        f"[{', '.join(sorted(failed + under_way))}]. Rollback requested by user.",
+    )
+    for logical_id in reversed(created):
+        add(logical_id, resources[logical_id]["Type"], "DELETE_IN_PROGRESS", None)
+        add(logical_id, resources[logical_id]["Type"], "DELETE_COMPLETE", None)
+
+
 def _instances(stack_set: StackSet) -> list[LocalStackInstance]:
     # The extension keeps LocalStackInstance objects in moto's list.
     instances: list[LocalStackInstance] = stack_set.instances.stack_instances  # type: ignore[assignment]
@@ -221,9 +285,13 @@ def find_instance(stack_set: StackSet, account: str, region: str) -> LocalStackI
     )
 
 
+ACTIVE = ("RUNNING", "STOPPING")
+
+
 def refresh(operation: dict[str, Any]) -> dict[str, Any]:
-    """Move a RUNNING operation to its final status once its simulated time is over."""
-    if operation["Status"] == "RUNNING" and time.monotonic() >= operation["ReadyAt"]:
+    """Move a RUNNING (or STOPPING) operation to its final status once its simulated time
+    is over."""
+    if operation["Status"] in ACTIVE and time.monotonic() >= operation["ReadyAt"]:
         operation["Status"] = operation["FinalStatus"]
         operation["EndTimestamp"] = utcnow()
     return operation
@@ -243,7 +311,7 @@ def run_operation(
             if existing["Action"] != action:
                 raise OperationIdAlreadyExistsError(f"operation id {operation_id} already used")
             return existing  # a retried request with the same id starts nothing new
-    running = [op for op in stack_set.operations if refresh(op)["Status"] == "RUNNING"]
+    running = [op for op in stack_set.operations if refresh(op)["Status"] in ACTIVE]
     if running:
         raise OperationInProgressError(
             f"Another Operation on StackSet [{stack_set.id}] is in progress: "
@@ -252,6 +320,7 @@ def run_operation(
     tolerance = int(preferences.get("FailureToleranceCount") or 0)
     results: list[dict[str, Any]] = []
     failures = 0
+    started, touched = utcnow(), []
     for account, region in targets:
         if failures > tolerance:
             results.append(
@@ -261,6 +330,8 @@ def run_operation(
             )
             continue
         instance: LocalStackInstance | None = work(account, region)
+        if instance is not None:
+            touched.append(instance)
         if instance is not None and instance.detailed == "FAILED":
             failures += 1
             results.append(_result(account, region, "FAILED", instance.reason))
@@ -268,13 +339,17 @@ def run_operation(
             results.append(_result(account, region, "SUCCEEDED", None))
     final = "FAILED" if failures > tolerance else "SUCCEEDED"
     seconds = faults.operation_seconds()
+    for instance in touched if seconds > 0 else []:
+        instance.running_until = time.monotonic() + seconds
+        if instance.stack is not None:
+            spread_events(instance.stack, started, seconds)
     operation = {
         "OperationId": operation_id or str(uuid.uuid4()),
         "Action": action,
         "Status": "RUNNING" if seconds > 0 else final,
         "FinalStatus": final,
         "ReadyAt": time.monotonic() + seconds,
-        "CreationTimestamp": utcnow(),
+        "CreationTimestamp": started,
         "EndTimestamp": utcnow() + timedelta(seconds=seconds),
         "Instances": [{account: region} for account, region in targets],
         "Results": results,
@@ -284,6 +359,15 @@ def run_operation(
         operation["StatusReason"] = "The Operation failed: see the results of its stack instances"
     stack_set.operations.append(operation)
     return operation
+
+
+def spread_events(stack: Stack, started: Any, seconds: float) -> None:
+    """Retime the events an operation added over its simulated duration: the stack's
+    events then appear one by one while it runs (DescribeStackEvents hides events
+    from the future), as AWS's do."""
+    added = [e for e in stack.events if e.timestamp >= started]
+    for index, event in enumerate(added, start=1):
+        event.timestamp = started + timedelta(seconds=seconds * index / (len(added) + 1))
 
 
 def _result(account: str, region: str, status: str, reason: str | None) -> dict[str, Any]:

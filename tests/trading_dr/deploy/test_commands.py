@@ -9,6 +9,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from tests.trading_dr.local_aws.fixtures import use_account
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.local_aws.server import LocalAws
 
@@ -28,11 +29,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_deploy_json_then_destroy_in_reverse_order(local_aws: LocalAws, aws_env: None) -> None:
+def test_deploy_json_then_destroy_in_reverse_order(
+    local_aws: LocalAws, aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_account(local_aws, "111111111111", monkeypatch)  # prod's account
     runner = CliRunner()
     endpoint = ["--endpoint-url", local_aws.endpoint_url, "--env", "prod"]
 
-    deployed = runner.invoke(cli, ["deploy", *endpoint, "--output", "json"])
+    deployed = runner.invoke(
+        cli, ["deploy", *endpoint, "--output", "json", "--skip-delegation-check"]
+    )
     assert deployed.exit_code == 0, deployed.output
     stages = json.loads(deployed.stdout[deployed.stdout.index("{") :])["stages"]
     assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
@@ -87,7 +93,7 @@ def test_missing_credentials_is_a_clear_error(
 
 
 def test_failed_migration_exits_1_with_the_functions_message(
-    local_aws: LocalAws, aws_env: None
+    local_aws: LocalAws, aws_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a migrate function whose status fails (an applied file was edited)
     edited = "0001_trades was edited after it was applied; add a new migration instead"
@@ -96,8 +102,9 @@ def test_failed_migration_exits_1_with_the_functions_message(
     )
 
     # WHEN the rollout runs
+    use_account(local_aws, "111111111111", monkeypatch)
     endpoint = ["--endpoint-url", local_aws.endpoint_url, "--env", "prod"]
-    result = CliRunner().invoke(cli, ["deploy", *endpoint])
+    result = CliRunner().invoke(cli, ["deploy", *endpoint, "--skip-delegation-check"])
 
     # THEN it stops after the primary stage with exit 1 and the function's message
     assert result.exit_code == 1, result.output

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from tests.trading_dr.local_aws.fixtures import FAST, session
+from tests.trading_dr.local_aws.fixtures import FAST, session, use_account
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.config import Environment
 from trading_dr.deploy.aws import CallCounter, Clients
@@ -32,7 +32,7 @@ register_operating_commands()
 
 
 def deployment(server: LocalAws, env: Environment, files: dict[str, bytes]) -> Deployment:
-    clients = Clients(session(), server.endpoint_url, CallCounter())
+    clients = Clients(session(), server.endpoint_url, CallCounter(), local_account=env.accounts[0])
     return Deployment(env, files, clients, FAST, PlainProgress(io.StringIO()))
 
 
@@ -45,10 +45,8 @@ def deployed(local_server: LocalAws, prod: Environment, prod_files: dict[str, by
 
 
 @pytest.fixture(autouse=True)
-def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def clean(local_server: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    use_account(local_server, "111111111111", monkeypatch)  # prod's account
     yield
     faults.clear()
 

@@ -56,3 +56,15 @@ def make_deployment(server: LocalAws, env: Environment, files: dict[str, bytes])
     progress goes to `dep.progress.stream` (a StringIO)."""
     clients = Clients(session(), server.endpoint_url, CallCounter(), local_account=env.accounts[0])
     return Deployment(env, files, clients, FAST, PlainProgress(io.StringIO()))
+
+
+def use_account(server: LocalAws, account: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Export credentials of `account` in the local AWS (an assumed role's: moto maps
+    them to the role's account), as a user would have that account's own credentials."""
+    sts = session().client("sts", endpoint_url=server.endpoint_url)
+    role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="tests")["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

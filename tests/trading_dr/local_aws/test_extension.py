@@ -165,3 +165,25 @@ def test_injected_call_errors_are_served_then_consumed(local_aws: LocalAws) -> N
         client.describe_stacks()
     assert error.value.response["Error"]["Code"] == "Throttling"
     assert client.describe_stacks()["Stacks"] == []
+
+
+def test_only_a_running_operation_can_be_stopped(local_aws: LocalAws) -> None:
+    cfn = boto3.client(
+        "cloudformation",
+        region_name="us-east-1",
+        endpoint_url=local_aws.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    body = '{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}'
+    cfn.create_stack_set(StackSetName="s", TemplateBody=body)
+    faults.set_operation_seconds(30)
+    op = cfn.create_stack_instances(
+        StackSetName="s", Accounts=["123456789012"], Regions=["us-east-1"]
+    )["OperationId"]
+
+    cfn.stop_stack_set_operation(StackSetName="s", OperationId=op)
+    status = cfn.describe_stack_set_operation(StackSetName="s", OperationId=op)
+    assert status["StackSetOperation"]["Status"] == "STOPPING"
+    with pytest.raises(ClientError, match="InvalidOperationException"):
+        cfn.stop_stack_set_operation(StackSetName="s", OperationId=op)
