@@ -39,11 +39,14 @@ LOG_RETENTION_DAYS = (
 
 
 class Role(StrEnum):
-    """Which of the three templates a stack is."""
+    """Which of the templates a stack is."""
 
     GLOBAL = "global"
     PRIMARY = "primary"
     SECONDARY = "secondary"
+    # A third region probing both regions, so an automatic failover needs two vantage
+    # points to agree that the primary is down.
+    OBSERVER = "observer"
 
 
 @cache
@@ -198,6 +201,12 @@ class FailoverSettings:
     rto_target_s: Annotated[int, Bounds(1, 86400)] = 60
     rpo_target_s: Annotated[int, Bounds(1, 86400)] = 60
     replication_lag_alarm_s: Annotated[int, Bounds(1, 3600)] = 30
+    # Where the observer runs: neither the primary's nor the secondary's region.
+    observer_region: str = "us-west-2"
+
+    @classmethod
+    def _check_observer_region(cls, value: str, earlier: Mapping[str, Any]) -> str:
+        return RegionSettings._check_region(value, earlier)
 
     @classmethod
     def _check_replication_lag_alarm_s(cls, value: int, earlier: Mapping[str, Any]) -> int:
@@ -362,6 +371,29 @@ class Environment:
                 "(e.g. 10.0.0.0/16 and 10.1.0.0/16) so they can be peered"
             )
         return value
+
+    @classmethod
+    def _check_failover(
+        cls, value: FailoverSettings, earlier: Mapping[str, Any]
+    ) -> FailoverSettings:
+        taken = {
+            r.region: name
+            for name in ("primary", "secondary")
+            if (r := earlier.get(name)) is not None
+        }
+        if value.observer_region in taken:
+            raise ValueError(
+                f"observer_region {value.observer_region} is the {taken[value.observer_region]}'s "
+                "region; fix: put the observer in a third region (e.g. us-west-2) so it "
+                "survives the outage it must report"
+            )
+        return value
+
+    def region_of(self, role: Role) -> str:
+        """The region a role's stack is deployed in."""
+        if role is Role.OBSERVER:
+            return self.failover.observer_region
+        return self.region_settings(role).region
 
     def region_settings(self, role: Role) -> RegionSettings:
         """The region that hosts `role`; the global template lives in the primary region."""

@@ -24,7 +24,7 @@ class StackContext:
     @property
     def region(self) -> str:
         """The region this stack is deployed in (global lives in the primary region)."""
-        return self.env.region_settings(self.role).region
+        return self.env.region_of(self.role)
 
     @property
     def peer_region(self) -> str:

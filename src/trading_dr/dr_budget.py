@@ -12,7 +12,8 @@ The recovery time has two paths that run in parallel after the primary fails:
   expire (DNS switch); from then on the secondary answers, and its intake ACCEPTS trades:
   it needs only the sessions and journal global tables and its own queue, so an order
   answered 202 is durable in two regions before Aurora is promoted;
-- writes: the secondary's own probe alarm fires, the workflow promotes Aurora there; the
+- writes: the secondary's own probe alarm AND the observer's alarm (a third region) fire,
+  their composite quorum alarm starts the workflow, which promotes Aurora there; the
   trades accepted meanwhile (and those stranded in the old primary's queue) are STORED
   once the reconciler's next pass after its grace period replays them.
 The RTO target applies to accepting trades (the traffic path): that is the service a
@@ -29,6 +30,7 @@ accepted trade can be out of the recovery region's Aurora, read from the templat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -96,6 +98,8 @@ class DrBudget:
     # Write path plus the reconciler's grace and pass interval: when trades accepted
     # during the failover are in the new writer's Aurora.
     storing_rto_s: float = 0.0
+    # When the writer moves without a human, in words, read from the same templates.
+    automatic_failover_conditions: tuple[str, ...] = ()
 
     @property
     def rto_s(self) -> float:
@@ -121,7 +125,7 @@ class DrBudget:
                 "sessions and journal global tables and its own queue",
             },
             {
-                "component": "RTO, write path (probe alarm + Aurora promotion)",
+                "component": "RTO, write path (quorum of both probe alarms + Aurora promotion)",
                 "seconds": self.writes_rto_s,
                 "kind": "total",
                 "source": "not the target's subject: accepted trades wait in the journal",
@@ -209,11 +213,55 @@ def _probe_detection(secondary: Json) -> BudgetRow:
     alarm = _resource(secondary, "PeerUnhealthyAlarm", Role.SECONDARY)
     period, periods = alarm["Period"], alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"])
     return BudgetRow(
-        "Secondary's probe alarm fires (starts the workflow)",
+        "Secondary's own probe alarm fires (first vantage point)",
         period * periods + period,
         "detection",
         f"secondary PeerUnhealthyAlarm: {periods} failing {period} s periods + one period of "
         "sampling offset (the validator probes the primary's /health every period)",
+    )
+
+
+def _observer_detection(secondary: Json, observer: Json) -> BudgetRow:
+    alarm = _resource(secondary, "ObserverSeesPeerDownAlarm", Role.SECONDARY)
+    period, periods = alarm["Period"], alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"])
+    probe = _resource(observer, "ObserverFunction", Role.OBSERVER)
+    sampling = int(probe["Environment"]["Variables"]["PERIOD_S"])
+    return BudgetRow(
+        "Observer's alarm fires (the second vantage point, a third region)",
+        period * periods + sampling,
+        "detection",
+        f"secondary ObserverSeesPeerDownAlarm: {periods} failing {period} s periods + one "
+        f"observer sampling period ({sampling} s, observer ObserverFunction PERIOD_S)",
+    )
+
+
+def _conditions(
+    secondary: Json, observer: Json, own: BudgetRow, seen: BudgetRow
+) -> tuple[str, ...]:
+    quorum = _resource(secondary, "PeerDownQuorumAlarm", Role.SECONDARY)
+    one = _resource(secondary, "PeerDownOneVantageAlarm", Role.SECONDARY)
+    rule = next(
+        r["Properties"]
+        for r in secondary.get("Resources", {}).values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"].get("Name", "").endswith("failover-on-peer-unhealthy")
+    )
+    observer_region = json.loads(
+        _resource(observer, "ObserverFunction", Role.OBSERVER)["Environment"]["Variables"][
+            "TARGETS"
+        ]
+    )
+    return (
+        f"An unplanned failover starts on its own only when BOTH the secondary's own probe "
+        f"({own.seconds:g} s of failed liveness) AND the observer ({seen.seconds:g} s, probing "
+        f"{', '.join(sorted(observer_region))} from its own region) see the primary down: "
+        f"composite alarm {quorum['AlarmName']} ({quorum['AlarmRule']}), which the rule "
+        f"{rule['Name']} ({rule['State']}) turns into the workflow's unplanned mode.",
+        f"One vantage point alone never moves the writer: {one['AlarmName']} pages a human "
+        "with the command to run.",
+        "The workflow then refuses when the last known replication lag exceeds the RPO "
+        "target (unless an operator passes --accept-data-loss), stops if another run holds "
+        "its lock, and changes nothing if the writer is already in the secondary.",
     )
 
 
@@ -287,9 +335,13 @@ def _global_tables(global_template: Json) -> set[str]:
 def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget:
     """The budget of a primary-region failure, from the rendered templates (as dicts)."""
     primary, secondary = templates[Role.PRIMARY], templates[Role.SECONDARY]
+    if Role.OBSERVER not in templates:
+        raise BudgetError("no observer template: an automatic failover has no quorum")
+    observer = templates[Role.OBSERVER]
     detection = _route53_detection(primary)
     dns = _dns_switch(primary)
     probe = _probe_detection(secondary)
+    seen = _observer_detection(secondary, observer)
     promotion = BudgetRow(
         "Aurora promotes the secondary (FailoverGlobalCluster)",
         AURORA_PROMOTION_S,
@@ -316,6 +368,7 @@ def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget
         detection,
         dns,
         probe,
+        seen,
         promotion,
         poll_bound,
         timeout,
@@ -344,7 +397,9 @@ def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget
         rpo_target_s=env.failover.rpo_target_s,
         entries=entries,
         traffic_rto_s=detection.seconds + dns.seconds,
-        writes_rto_s=probe.seconds + promotion.seconds,
+        # The composite alarm fires once the slower of the two vantage points agrees.
+        writes_rto_s=max(probe.seconds, seen.seconds) + promotion.seconds,
         rpo_by_store=rpo,
-        storing_rto_s=probe.seconds + promotion.seconds + grace.seconds + interval.seconds,
+        storing_rto_s=max(probe.seconds, seen.seconds) + promotion.seconds + grace.seconds + interval.seconds,
+        automatic_failover_conditions=_conditions(secondary, observer, probe, seen),
     )

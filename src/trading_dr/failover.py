@@ -675,6 +675,7 @@ def add_failover_workflow(
     validator: FunctionRefs,
     monitoring: MonitoringRefs,
     logs_key_arn: AWSHelperFn,
+    trigger_alarm_arn: AWSHelperFn,
     start_on_peer_unhealthy: bool,
 ) -> FailoverRefs:
     """The state machine, its role and log group, and the rule that starts it (enabled
@@ -822,14 +823,14 @@ def add_failover_workflow(
             "FailoverTriggerRule",
             Name=ctx.name("failover-on-peer-unhealthy"),
             Description=(
-                f"Start the unplanned failover to {ctx.region} when {ctx.peer_region} "
-                "fails every probe (enabled only where the profile says so)"
+                f"Start the unplanned failover to {ctx.region} when {ctx.peer_region} is "
+                "down from here AND from the observer (enabled only where the profile says so)"
             ),
             State="ENABLED" if start_on_peer_unhealthy else "DISABLED",
             EventPattern={
                 "source": ["aws.cloudwatch"],
                 "detail-type": ["CloudWatch Alarm State Change"],
-                "resources": [monitoring.peer_unhealthy_alarm_arn],
+                "resources": [trigger_alarm_arn],
                 "detail": {"state": {"value": ["ALARM"]}},
             },
             Targets=[
@@ -837,7 +838,7 @@ def add_failover_workflow(
                     Id="failover-workflow",
                     Arn=Ref(machine),
                     RoleArn=GetAtt(events_role, "Arn"),
-                    Input='{"mode": "unplanned", "trigger": "peer-unhealthy-alarm"}',
+                    Input='{"mode": "unplanned", "trigger": "peer-down-quorum-alarm"}',
                 )
             ],
         )

@@ -1,4 +1,5 @@
-"""The three templates: the ONLY place that orders builders and wires refs between them.
+"""The templates (global, primary, secondary, observer): the ONLY place that orders
+builders and wires refs between them.
 
 Every difference between the primary and the secondary region is decided in
 `REGIONAL_PROFILES` below, so a reviewer reads the asymmetry in one table.
@@ -29,8 +30,10 @@ from trading_dr.monitoring import (
     add_monitoring,
 )
 from trading_dr.network import add_network
+from trading_dr.observer import add_observer
 from trading_dr.parameters import add_string_parameter
 from trading_dr.queues import add_queues
+from trading_dr.quorum import add_quorum
 from trading_dr.readiness import HEALTH_CHECK_ID_PARAMETER, ValidatorInputs, add_validator
 from trading_dr.refs import (
     ApiRefs,
@@ -82,7 +85,7 @@ REGIONAL_PROFILES: dict[Role, RegionalProfile] = {
     ),
 }
 
-STACK_ORDER = (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY)
+STACK_ORDER = (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY, Role.OBSERVER)
 
 
 def _output(template: Template, name: str, value: AWSHelperFn | str, description: str) -> None:
@@ -124,6 +127,17 @@ def build_global(env: Environment) -> Template:
     _output(template, "SessionsTableArn", table_arn, "Sessions global table ARN (this region)")
     _output(template, "JournalTableName", journal_name, "Intake journal global table name")
     _output(template, "JournalTableArn", journal_arn, "Intake journal table ARN (this region)")
+    apply_suppressions(template)
+    return template
+
+
+def build_observer(env: Environment) -> Template:
+    ctx = StackContext(env, Role.OBSERVER)
+    template = _new_template(
+        ctx, "observer: probes both regions' liveness from a third region (failover quorum)"
+    )
+    observer = add_observer(template, ctx)
+    _output(template, "ObserverFunctionArn", observer.function.arn, "The observer's probe")
     apply_suppressions(template)
     return template
 
@@ -240,9 +254,11 @@ def _add_failover(
     add_error_rate_alarm(template, ctx, "validator", validator, monitoring.topic_arn)
     add_audit_outbox_alarm(template, ctx, monitoring.topic_arn)
     add_journal_rpo_alarm(template, ctx, monitoring.topic_arn)
+    quorum = add_quorum(template, ctx, monitoring)
     workflow = add_failover_workflow(
         template, ctx, inputs.global_cluster_id, db.cluster_arn, peer_member_cluster_arn(ctx),
-        validator, monitoring, keys.logs_key_arn, profile.start_failover_on_peer_unhealthy,
+        validator, monitoring, keys.logs_key_arn, quorum.quorum_alarm_arn,
+        profile.start_failover_on_peer_unhealthy,
     )  # fmt: skip
     return _FailoverParts(
         topic_arn=monitoring.topic_arn,
@@ -254,7 +270,8 @@ def _add_failover(
 
 def build_templates(env: Environment, code_keys: Mapping[str, str]) -> dict[Role, Template]:
     """All three templates of an environment, in rollout order."""
+    builders = {Role.GLOBAL: build_global, Role.OBSERVER: build_observer}
     return {
-        role: build_global(env) if role is Role.GLOBAL else build_regional(env, role, code_keys)
+        role: builders[role](env) if role in builders else build_regional(env, role, code_keys)
         for role in STACK_ORDER
     }

@@ -39,7 +39,13 @@ SUPPRESSIONS: dict[tuple[str, str], str] = {
     "journal: an entry a failed run did not replay stays pending in the journal for the next "
     "pass, so a failed event holds nothing to replay; its error rate and the age of "
     "unreconciled trades are alarmed (ReconcilerErrorRateAlarm, JournalRpoAlarm)",
+    ("ObserverFunction", "CKV_AWS_116"): "scheduled every minute (EventBridge): each run "
+    "samples both regions afresh, so a failed event holds nothing worth replaying; missing "
+    "observer data stops automatic failover and one vantage point pages a human",
     # CKV_AWS_117: Lambda outside a VPC.
+    ("ObserverFunction", "CKV_AWS_117"): "the observer probes both regions' public "
+    "/health?probe=liveness and writes to two other regions' CloudWatch; a VPC in the "
+    "observer region would need a NAT for exactly that traffic; it reads no private data",
     ("ValidatorFunction", "CKV_AWS_117"): "the readiness validator calls Route 53 (no VPC "
     "endpoint exists for it), RDS's control plane and the peer region's public /health to "
     "decide on failover; it reads no private data and holds no credentials but its role",

@@ -14,7 +14,7 @@ from trading_dr.generator import Rendered, render_environment
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("prod", "dev")
 REGIONAL = (Role.PRIMARY, Role.SECONDARY)
-ALL_ROLES = (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY)
+ALL_ROLES = (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY, Role.OBSERVER)
 
 
 @cache
@@ -39,4 +39,4 @@ def template(name: str, role: Role) -> dict[str, Any]:
 
 
 def region_of(name: str, role: Role) -> str:
-    return environment(name).region_settings(role).region
+    return environment(name).region_of(role)

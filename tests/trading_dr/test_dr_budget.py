@@ -24,7 +24,7 @@ def test_prod_budget_and_the_targets_it_misses() -> None:
     figures = {row["component"]: row["seconds"] for row in budget.rows()}
     assert figures["Route 53 detects the primary down"] == 10 * 3 + 10
     assert figures["Resolvers drop the cached primary answer"] == FAILOVER_RECORD_TTL_S
-    assert figures["Secondary's probe alarm fires (starts the workflow)"] == 10 * 3 + 10
+    assert figures["Secondary's own probe alarm fires (first vantage point)"] == 10 * 3 + 10
     assert figures["Workflow stops waiting for the Aurora writer"] == 300
     assert figures["Workflow timeout (then a human is paged)"] == 900
     # the RTO target applies to accepting trades (the traffic path); storing catches up
@@ -134,4 +134,31 @@ def test_a_global_template_without_the_journal_is_an_error() -> None:
     templates = _templates("prod")
     del templates[Role.GLOBAL]["Resources"]["JournalTable"]
     with pytest.raises(BudgetError, match="trade journal"):
+def test_the_write_path_waits_for_the_slower_vantage_point() -> None:
+    templates = _templates("prod")
+    alarm = templates[Role.SECONDARY]["Resources"]["ObserverSeesPeerDownAlarm"]["Properties"]
+    alarm["EvaluationPeriods"] = alarm["DatapointsToAlarm"] = 6
+    budget = compute_budget(templates, environment("prod"))
+    figures = {row["component"]: row["seconds"] for row in budget.rows()}
+    assert figures["Observer's alarm fires (the second vantage point, a third region)"] == 70
+    # The quorum fires when the slower of the two agrees: 70 s, then Aurora's ~60 s.
+    assert budget.writes_rto_s == 70 + 60
+
+
+def test_the_automatic_failover_conditions_are_stated_in_words() -> None:
+    budget = compute_budget(_templates("prod"), environment("prod"))
+    text = " ".join(budget.automatic_failover_conditions)
+    assert "only when BOTH the secondary's own probe (40 s" in text
+    assert (
+        'ALARM("trading-prod-peer-unhealthy") AND ALARM("trading-prod-observer-sees-peer-down")'
+        in text
+    )
+    assert "trading-prod-peer-down-one-vantage-point pages a human" in text
+    assert "--accept-data-loss" in text
+
+
+def test_no_observer_no_budget() -> None:
+    templates = _templates("prod")
+    del templates[Role.OBSERVER]
+    with pytest.raises(BudgetError, match="no observer template"):
         compute_budget(templates, environment("prod"))

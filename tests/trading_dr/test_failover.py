@@ -132,7 +132,8 @@ def test_logs_tracing_and_trigger(env: str, role: Role) -> None:
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert set(props["DefinitionSubstitutions"]) == set(failover.SUBSTITUTIONS)
     rule = template(env, role)["Resources"]["FailoverTriggerRule"]["Properties"]
-    assert rule["EventPattern"]["resources"] == [{"Fn::GetAtt": ["PeerUnhealthyAlarm", "Arn"]}]
+    # Both vantage points must agree (tests/trading_dr/test_quorum.py).
+    assert rule["EventPattern"]["resources"] == [{"Fn::GetAtt": ["PeerDownQuorumAlarm", "Arn"]}]
     assert json.loads(rule["Targets"][0]["Input"])["mode"] == "unplanned"
     expected = "ENABLED" if REGIONAL_PROFILES[role].start_failover_on_peer_unhealthy else "DISABLED"
     assert rule["State"] == expected

@@ -50,7 +50,7 @@ def test_default_renders_every_environment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for env in ("prod", "dev"):
         files = snapshot(tmp_path / "out" / env / "templates")
-        assert sorted(files) == ["global.yaml", "primary.yaml", "secondary.yaml"]
+        assert sorted(files) == ["global.yaml", "observer.yaml", "primary.yaml", "secondary.yaml"]
     reviewed = snapshot(tmp_path / "templates")
     assert {k: v for k, v in reviewed.items() if k.endswith(".yaml")} == snapshot(
         tmp_path / "out" / "prod" / "templates"

@@ -37,7 +37,7 @@ def test_same_bytes_across_processes_with_different_hash_seeds(tmp_path: Path) -
         )  # fmt: skip
         outputs.append({p.name: p.read_bytes() for p in (out / "prod" / "templates").iterdir()})
     assert outputs[0] == outputs[1]
-    assert sorted(outputs[0]) == ["global.yaml", "primary.yaml", "secondary.yaml"]
+    assert sorted(outputs[0]) == ["global.yaml", "observer.yaml", "primary.yaml", "secondary.yaml"]
 
 
 def test_top_level_keys_in_reading_order() -> None:

@@ -32,6 +32,7 @@ def budget_section(templates: Templates, env: Environment) -> Section:
             "Computed by `trading_dr.dr_budget` from the rendered templates; figures AWS "
             "decides carry the document that states them. Bounds are where a human is paged, "
             "not part of the RTO.",
+            "Automatic failover: " + " ".join(budget.automatic_failover_conditions),
         ),
         (table(("component", "seconds", "kind", "source"), rows, "budget"),),
         findings=tuple(f"DR target missed: {problem}" for problem in budget.missed()),

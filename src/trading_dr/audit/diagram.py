@@ -336,7 +336,8 @@ def _dot(
         lines.append("  }")
     if columns:
         for _, idents in clusters:
-            lines.append(f"  {{ rank=same; {'; '.join(idents)}; }}")
+            if idents:
+                lines.append(f"  {{ rank=same; {'; '.join(idents)}; }}")
         heads = [idents[0] for _, idents in clusters if idents]
         lines += [f"  {a} -> {b} [style=invis];" for a, b in itertools.pairwise(heads)]
     drawn = {ident for _, idents in clusters for ident in idents}
@@ -373,7 +374,12 @@ def overview_dot(templates: Templates, title: str) -> str:
     clusters = [
         (
             role,
-            [i for i, (r, _, kind) in graph.nodes.items() if r is role and kind in OVERVIEW_TYPES],
+            [
+                i
+                for i, (r, _, kind) in graph.nodes.items()
+                # The observer's only part is its probe: show it whole.
+                if r is role and (kind in OVERVIEW_TYPES or r is Role.OBSERVER)
+            ],
         )
         for role in _order(templates)
     ]

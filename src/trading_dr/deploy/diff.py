@@ -52,7 +52,11 @@ def diff_stages(dep: Deployment) -> list[Stage]:
     for stage in stages(dep.env):
         if stage.role is not None:
             last[stage.role] = stage
-    return [last[role] for role in (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY) if role in last]
+    return [
+        last[role]
+        for role in (Role.GLOBAL, Role.PRIMARY, Role.SECONDARY, Role.OBSERVER)
+        if role in last
+    ]
 
 
 def deployed_template(dep: Deployment, stage: Stage, found: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from trading_dr.config import Environment, Role
 from trading_dr.errors import PlanError
 
 PEER_PREFIX = "Peer"
-STAGE_ORDER = ("bootstrap", "global", "primary", "secondary", "link")
+STAGE_ORDER = ("bootstrap", "global", "primary", "secondary", "observer", "link")
 
 
 def artifact_bucket_name(env: Environment, account: str, region: str) -> str:
@@ -63,7 +63,7 @@ def stack_set_name(env: Environment, role: Role) -> str:
 
 
 def stages(env: Environment) -> list[Stage]:
-    """bootstrap, global, primary, secondary, link: the order of the rollout."""
+    """bootstrap, global, primary, secondary, observer, link: the order of the rollout."""
     primary, secondary = env.primary.region, env.secondary.region
     accounts = tuple(env.accounts)
 
@@ -76,6 +76,8 @@ def stages(env: Environment) -> list[Stage]:
         stage("global", Role.GLOBAL, primary, None),
         stage("primary", Role.PRIMARY, primary, Role.SECONDARY),
         stage("secondary", Role.SECONDARY, secondary, Role.PRIMARY),
+        # The third region's probe: both regions' quorum alarms read what it publishes.
+        stage("observer", Role.OBSERVER, env.failover.observer_region, None),
         # The link stage re-deploys the primary once the secondary's buckets exist.
         stage("link", Role.PRIMARY, primary, Role.SECONDARY),
     ]

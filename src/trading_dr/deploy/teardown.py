@@ -33,7 +33,7 @@ from trading_dr.deploy.plan import parse_template, stages
 from trading_dr.deploy.retry import call
 from trading_dr.deploy.rollout import Deployment, Rollout, StageResult
 
-DESTROY_ORDER = (Role.SECONDARY, Role.PRIMARY, Role.GLOBAL)
+DESTROY_ORDER = (Role.OBSERVER, Role.SECONDARY, Role.PRIMARY, Role.GLOBAL)
 KEPT_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
 # DeletionPolicies under which CloudFormation leaves the resource alone on delete.
 UNTOUCHED_POLICIES = ("Retain", "RetainExceptOnCreate")

@@ -94,6 +94,7 @@ def test_one_overview_and_one_diagram_per_region(env: str) -> None:
         "architecture",
         "architecture-primary",
         "architecture-secondary",
+        "architecture-observer",
     ]
     files = rendered(env).files
     for stem in ("architecture", "architecture-primary", "architecture-secondary"):

@@ -41,7 +41,12 @@ def test_deploy_json_then_destroy_in_reverse_order(
     )
     assert deployed.exit_code == 0, deployed.output
     stages = json.loads(deployed.stdout[deployed.stdout.index("{") :])["stages"]
-    assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
+    assert [s["status"] for s in stages] == ["created"] * 3 + [
+        "unchanged",
+        "created",
+        "created",
+        "updated",
+    ]
     assert set(stages[2]) == {"name", "status", "operation_id", "duration_s", "outputs"}
 
     # The Aurora clusters' deletion protection would fail the delete (INOPERABLE): refused
@@ -63,9 +68,9 @@ def test_deploy_json_then_destroy_in_reverse_order(
     assert destroyed.exit_code == 0, destroyed.output
     assert "Type the environment name (prod) to confirm" in destroyed.stderr
     order = [line.split()[0] for line in destroyed.stdout.splitlines() if " deleted " in line]
-    assert order[-3:] == ["secondary", "primary", "global"]
+    assert order[-4:] == ["observer", "secondary", "primary", "global"]
     assert "retained by DeletionPolicy" in destroyed.stdout
-    assert "destroy: 3 stage(s), 3 changed" in destroyed.stdout
+    assert "destroy: 4 stage(s), 4 changed" in destroyed.stdout
     assert "  role AWSCloudFormationStackSetAdministrationRole" in destroyed.stdout
 
     status = runner.invoke(cli, ["status", *endpoint, "--output", "json"])
@@ -153,7 +158,12 @@ def test_dev_deploys_locally_with_its_existing_hosted_zone(
     # THEN every stage succeeds: the local AWS provided the zone under that id
     assert result.exit_code == 0, result.output
     stages = json.loads(result.stdout[result.stdout.index("{") :])["stages"]
-    assert [s["status"] for s in stages] == ["created"] * 3 + ["unchanged", "created", "updated"]
+    assert [s["status"] for s in stages] == ["created"] * 3 + [
+        "unchanged",
+        "created",
+        "created",
+        "updated",
+    ]
     assert stages[1]["outputs"]["HostedZoneId"] == "Z0DEVEXAMPLE12345"
 
 

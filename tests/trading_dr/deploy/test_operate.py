@@ -70,7 +70,7 @@ def test_diff_of_the_deployed_rendering_is_empty(deployed: LocalAws) -> None:
 
     assert result.exit_code == 0, result.output
     assert "== primary (trading-prod-primary): unchanged" in result.stdout
-    assert "diff: 3 stack set(s), 0 with changes" in result.stdout
+    assert "diff: 4 stack set(s), 0 with changes" in result.stdout
 
 
 def test_diff_shows_iam_then_security_group_changes_and_fails_on_change(
@@ -172,10 +172,11 @@ def test_drift_in_sync_waits_for_each_detection(
         ("global", "IN_SYNC"),
         ("primary", "IN_SYNC"),
         ("secondary", "IN_SYNC"),
+        ("observer", "IN_SYNC"),
     ]
     assert all(i.drift_status == "IN_SYNC" and i.last_check for r in results for i in r.instances)
     calls = dep.clients.counter.calls
-    assert calls["DetectStackSetDrift"] == 3
+    assert calls["DetectStackSetDrift"] == 4
     assert 3 * 2 <= calls["DescribeStackSetOperation"] <= 3 * 6  # RUNNING, then done
     assert "DescribeStackResourceDrifts" not in calls  # nothing drifted: nothing to list
     assert "running" in dep.progress.stream.getvalue()  # type: ignore[attr-defined]

@@ -52,6 +52,8 @@ def test_full_rollout_in_order_passes_outputs_and_links(
         ("CreateStackInstances", "primary"),
         ("CreateStackSet", "secondary"),
         ("CreateStackInstances", "secondary"),
+        ("CreateStackSet", "observer"),
+        ("CreateStackInstances", "observer"),
         ("UpdateStackInstances", "primary"),
     ]
     assert [(r.name, r.status) for r in results] == [
@@ -60,6 +62,7 @@ def test_full_rollout_in_order_passes_outputs_and_links(
         ("primary", "created"),
         ("migrate", "unchanged"),  # the local migrate function reports nothing pending
         ("secondary", "created"),
+        ("observer", "created"),
         ("link", "updated"),
     ]
     assert dep.clients.counter.calls[STATUS_INVOKE] == 1
@@ -93,11 +96,11 @@ def test_second_deploy_makes_no_write_call(
     results = deploy(again)
 
     assert {r.status for r in results} == {"unchanged"}
-    assert len(results) == 6
+    assert len(results) == 7
     assert again.clients.counter.writes == {}
     assert again.clients.counter.calls[STATUS_INVOKE] == 1  # the migrate status: a read
     planned = plan(make_deployment(local_aws, prod, prod_files))
-    assert [r.status for r in planned] == ["unchanged"] * 6
+    assert [r.status for r in planned] == ["unchanged"] * 7
     assert planned[0].reasons == []
 
 
@@ -149,6 +152,7 @@ def test_failed_stage_stops_with_reasons_and_rerun_resumes(
         ("primary", "updated"),  # the failed link left the instance OUTDATED: redeployed
         ("migrate", "unchanged"),
         ("secondary", "unchanged"),
+        ("observer", "unchanged"),
         ("link", "unchanged"),
     ], second[-1].reasons
 
@@ -227,6 +231,7 @@ def test_failed_migration_stops_the_rollout_and_rerun_resumes(
         ("primary", "unchanged"),
         ("migrate", "updated"),
         ("secondary", "created"),
+        ("observer", "created"),
         ("link", "updated"),
     ]
 
@@ -243,7 +248,7 @@ def test_throttling_and_operation_in_progress_are_retried(
 
     assert results[-1].status == "updated"
     calls = dep.clients.counter.calls
-    assert calls["CreateStackInstances"] == 3 + 2  # three stages, two throttled attempts
+    assert calls["CreateStackInstances"] == 4 + 2  # four stages, two throttled attempts
     assert calls["CreateStackSet"] == 3 + 1
     assert calls["UpdateStackInstances"] == 1 + 1
 
