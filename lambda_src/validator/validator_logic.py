@@ -169,13 +169,16 @@ def check_global_cluster(c: Clients, s: Settings, *, strict: bool = True) -> tup
     return True, f"{len(members)} members, status {cluster.get('Status')}, writer {where}"
 
 
-def check_replication_lag(c: Clients, s: Settings, now: datetime) -> tuple[bool, str]:
+def _writer_is_here(c: Clients, s: Settings) -> bool:
     writer = next(
         (m for m in _global_cluster(c, s)["GlobalClusterMembers"] if m.get("IsWriter")), None
     )
-    if writer is not None and writer["DBClusterArn"] == s.db_cluster_arn:
-        return True, "this member is the writer; it replicates, it does not lag"
-    data = c.cloudwatch.get_metric_data(
+    return writer is not None and writer["DBClusterArn"] == s.db_cluster_arn
+
+
+def _lag_data(c: Clients, s: Settings, start: datetime, end: datetime, **extra: Any) -> Any:
+    """AuroraGlobalDBReplicationLag (ms) of this member, per-minute maxima."""
+    return c.cloudwatch.get_metric_data(
         MetricDataQueries=[
             {
                 "Id": "lag",
@@ -190,9 +193,16 @@ def check_replication_lag(c: Clients, s: Settings, now: datetime) -> tuple[bool,
                 },
             }
         ],
-        StartTime=now - LAG_WINDOW,
-        EndTime=now,
+        StartTime=start,
+        EndTime=end,
+        **extra,
     )
+
+
+def check_replication_lag(c: Clients, s: Settings, now: datetime) -> tuple[bool, str]:
+    if _writer_is_here(c, s):
+        return True, "this member is the writer; it replicates, it does not lag"
+    data = _lag_data(c, s, now - LAG_WINDOW, now)
     values = [v for r in data["MetricDataResults"] for v in r.get("Values", [])]
     if not values:
         return False, f"no replication lag reported in the last {LAG_WINDOW.seconds // 60} min"
@@ -206,30 +216,11 @@ def check_last_known_lag(
     """Unplanned failover: what would be lost is about the last replication lag Aurora
     reported here. Above the RPO target (or unknown) the failover is refused unless an
     operator accepted the loss explicitly."""
-    writer = next(
-        (m for m in _global_cluster(c, s)["GlobalClusterMembers"] if m.get("IsWriter")), None
-    )
-    if writer is not None and writer["DBClusterArn"] == s.db_cluster_arn:
+    if _writer_is_here(c, s):
         return True, "this member is the writer; nothing to lose"
-    data = c.cloudwatch.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "lag",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": "AWS/RDS",
-                        "MetricName": "AuroraGlobalDBReplicationLag",
-                        "Dimensions": [{"Name": "DBClusterIdentifier", "Value": s.db_cluster_id}],
-                    },
-                    "Period": 60,
-                    "Stat": "Maximum",
-                },
-            }
-        ],
-        StartTime=now - LAST_KNOWN_LAG_WINDOW,
-        # Through the end of the current period, so the latest datapoint is included.
-        EndTime=now + timedelta(minutes=1),
-        ScanBy="TimestampDescending",
+    # Through the end of the current period, so the latest datapoint is included.
+    data = _lag_data(
+        c, s, now - LAST_KNOWN_LAG_WINDOW, now + timedelta(minutes=1), ScanBy="TimestampDescending"
     )
     points = sorted(
         (

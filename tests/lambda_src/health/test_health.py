@@ -150,21 +150,9 @@ def test_a_check_that_hangs_fails_at_the_deadline() -> None:
 
 def test_read_only_database_is_not_healthy(health: Health) -> None:
     # GIVEN a database answering read-only, as the demoted writer does mid-failover
-    class ReadOnly:
-        def connect(self) -> Any:
-            class Conn:
-                def run(self, sql: str) -> list[list[bool]]:
-                    assert sql == "SELECT pg_is_in_recovery()"
-                    return [[True]]
-
-                def close(self) -> None:
-                    pass
-
-            return Conn()
-
     # WHEN the database probe runs
     checks = health_logic.run_checks(
-        {"database": health_logic.database_probe(ReadOnly())},  # type: ignore[arg-type]
+        {"database": health_logic.database_probe(_ReadOnly())},  # type: ignore[arg-type]
         timeout_s=1,
     )
 

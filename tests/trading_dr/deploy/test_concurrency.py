@@ -82,7 +82,13 @@ def test_plan_reports_each_regions_shortfall_with_the_fix(
     shortfalls = {c.region: c.shortfall for c in check(dep.clients, dep.pacing, prod, prod_files)}
     results = plan(dep)
 
-    assert shortfalls == {"us-east-1": short_east_1, "us-east-2": short_east_2}
+    # The observer's region too: its probe reserves 2 (and 100 must stay unreserved).
+    short_west_2 = max(0, 2 + 100 - limit)
+    assert shortfalls == {
+        "us-east-1": short_east_1,
+        "us-east-2": short_east_2,
+        "us-west-2": short_west_2,
+    }
     assert not dep.clients.counter.writes
     if not short_east_1:
         assert results[0].name == "bootstrap"

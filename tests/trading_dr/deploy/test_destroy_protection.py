@@ -37,6 +37,12 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
+def present(results: list[Any]) -> list[Any]:
+    """The stages that had something deployed (only the secondary is, here; the observer,
+    destroyed first, reports itself absent)."""
+    return [r for r in results if r.status != "absent"]
+
+
 def secondary_with_protected_cluster(
     server: LocalAws, env: Environment, files: dict[str, bytes]
 ) -> Deployment:
@@ -68,7 +74,7 @@ def test_a_plain_delete_leaves_the_instance_inoperable_and_deploy_says_so(
 ) -> None:
     dep = secondary_with_protected_cluster(local_aws, prod, prod_files)
 
-    results = destroy(dep)  # what the earlier version did
+    results = present(destroy(dep))  # what the earlier version did
 
     assert [(r.name, r.status) for r in results] == [("secondary", "failed")]
     assert any("DbCluster" in reason for reason in results[0].reasons), results[0].reasons
@@ -89,7 +95,7 @@ def test_retain_stacks_removes_the_stack_sets_and_keeps_the_stacks(
     dep = secondary_with_protected_cluster(local_aws, prod, prod_files)
     stack_id = instance(dep)["StackId"]
 
-    results = destroy(dep, Protection.RETAIN)
+    results = present(destroy(dep, Protection.RETAIN))
 
     assert (results[0].name, results[0].status) == ("secondary", "retained")
     assert f"stack {stack_id} kept (RetainStacks)" in results[0].reasons[0]
@@ -107,7 +113,7 @@ def test_retain_stacks_also_clears_an_inoperable_instance(
     dep = secondary_with_protected_cluster(local_aws, prod, prod_files)
     destroy(dep)  # fails: INOPERABLE
 
-    results = destroy(make_deployment(local_aws, prod, prod_files), Protection.RETAIN)
+    results = present(destroy(make_deployment(local_aws, prod, prod_files), Protection.RETAIN))
 
     assert results[0].status == "retained"
 
@@ -118,7 +124,7 @@ def test_lifting_protection_lets_the_delete_succeed(
     dep = secondary_with_protected_cluster(local_aws, prod, prod_files)
     stack_id = instance(dep)["StackId"]
 
-    results = destroy(dep, Protection.LIFT)
+    results = present(destroy(dep, Protection.LIFT))
 
     assert (results[0].name, results[0].status) == ("secondary", "deleted")
     assert dep.clients.counter.calls["ModifyDBCluster"] == 1

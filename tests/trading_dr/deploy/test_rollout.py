@@ -249,7 +249,7 @@ def test_throttling_and_operation_in_progress_are_retried(
     assert results[-1].status == "updated"
     calls = dep.clients.counter.calls
     assert calls["CreateStackInstances"] == 4 + 2  # four stages, two throttled attempts
-    assert calls["CreateStackSet"] == 3 + 1
+    assert calls["CreateStackSet"] == 4 + 1
     assert calls["UpdateStackInstances"] == 1 + 1
 
 
