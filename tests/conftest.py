@@ -17,7 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SRC = ROOT / "lambda_src"
 for _path in (
-    "shared", "intake", "processor", "health", "migrate", "shipper", "reconciler", "observer"
+    "shared",
+    "intake",
+    "processor",
+    "health",
+    "migrate",
+    "shipper",
+    "reconciler",
+    "observer",
 ):
     if str(LAMBDA_SRC / _path) not in sys.path:
         sys.path.insert(0, str(LAMBDA_SRC / _path))

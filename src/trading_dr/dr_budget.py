@@ -400,6 +400,9 @@ def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget
         # The composite alarm fires once the slower of the two vantage points agrees.
         writes_rto_s=max(probe.seconds, seen.seconds) + promotion.seconds,
         rpo_by_store=rpo,
-        storing_rto_s=max(probe.seconds, seen.seconds) + promotion.seconds + grace.seconds + interval.seconds,
+        storing_rto_s=max(probe.seconds, seen.seconds)
+        + promotion.seconds
+        + grace.seconds
+        + interval.seconds,
         automatic_failover_conditions=_conditions(secondary, observer, probe, seen),
     )

@@ -134,6 +134,9 @@ def test_a_global_template_without_the_journal_is_an_error() -> None:
     templates = _templates("prod")
     del templates[Role.GLOBAL]["Resources"]["JournalTable"]
     with pytest.raises(BudgetError, match="trade journal"):
+        compute_budget(templates, environment("prod"))
+
+
 def test_the_write_path_waits_for_the_slower_vantage_point() -> None:
     templates = _templates("prod")
     alarm = templates[Role.SECONDARY]["Resources"]["ObserverSeesPeerDownAlarm"]["Properties"]

@@ -47,7 +47,7 @@ def test_targets_are_judged_against_the_computed_budget(env: str) -> None:
         "met" if budget.traffic_rto_s <= budget.rto_target_s else "MISSED"
     )
     # the write path is stated beside it: the target applies to accepting trades
-    assert verdicts["RTO, write path (probe alarm + Aurora promotion)"] == (
+    assert verdicts["RTO, write path (quorum of both probe alarms + Aurora promotion)"] == (
         "stated (not the target's subject)"
     )
     assert verdicts["RPO (worst data store)"] == (
