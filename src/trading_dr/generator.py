@@ -125,7 +125,7 @@ def _audit_pack(
 
     scans = None
     if scan:
-        regions = {role: env.region_settings(role).region for role in texts}
+        regions = {role: env.region_of(role) for role in texts}
         scans = run_cfn_lint(texts, regions) + run_checkov(texts)
     pack = build_pack(env, data, scans, cache_dir=DIAGRAM_CACHE)
     return {f"{AUDIT_DIR}{name}": content for name, content in pack.items()}
@@ -140,7 +140,7 @@ def lint_rendered(item: Rendered) -> None:
     for role in Role:
         text = item.files.get(f"templates/{role.value}.yaml")
         if text is not None:
-            templates[f"{role.value}.yaml"] = (text.decode(), item.env.region_settings(role).region)
+            templates[f"{role.value}.yaml"] = (text.decode(), item.env.region_of(role))
     require_clean(f"environment {item.env.name}", templates, LINT_CACHE)
 
 
