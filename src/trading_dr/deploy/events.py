@@ -67,6 +67,8 @@ def events_since(
     """The stack's events from `since` on that are not in `seen`, oldest first: every
     page back to the first event older than `since` (or already seen)."""
     newest_first: list[StackEvent] = []
+    # Events are added while we page: a later page can repeat the tail of an earlier one.
+    collected: set[str] = set()
     token: str | None = None
     while True:
         kwargs: dict[str, Any] = {"StackName": stack_id}
@@ -78,6 +80,9 @@ def events_since(
                 since is not None and raw["Timestamp"] < since
             ):
                 return newest_first[::-1]
+            if raw["EventId"] in collected:
+                continue
+            collected.add(raw["EventId"])
             newest_first.append(StackEvent.of(raw, where))
         token = page.get("NextToken")
         if not token:

@@ -53,8 +53,8 @@ def test_reservations_per_region_come_from_the_templates(
 ) -> None:
     found = reservations(prod, prod_files)
 
-    assert sum(found["us-east-1"].values()) == 126  # the writer region runs the migrator
-    assert sum(found["us-east-2"].values()) == 125
+    assert sum(found["us-east-1"].values()) == 127  # the writer region runs the migrator
+    assert sum(found["us-east-2"].values()) == 126
     assert found["us-east-1"]["trading-prod-intake"] == 100
 
 
@@ -62,10 +62,10 @@ def test_reservations_per_region_come_from_the_templates(
     ("limit", "short_east_1", "short_east_2"),
     [
         (1000, 0, 0),
-        (226, 0, 0),  # exactly 126 + 100
-        (225, 1, 0),
-        (200, 26, 25),
-        (10, 216, 215),  # a new account's limit
+        (227, 0, 0),  # exactly 127 + 100
+        (226, 1, 0),
+        (200, 27, 26),
+        (10, 217, 216),  # a new account's limit
     ],
 )
 def test_plan_reports_each_regions_shortfall_with_the_fix(
@@ -115,8 +115,8 @@ def test_deploy_stops_before_writing_anything(
 def test_reservations_already_held_by_the_functions_count_as_available(
     local_aws: LocalAws, prod: Environment, prod_files: dict[str, bytes]
 ) -> None:
-    # GIVEN the primary's functions deployed with their reservations, limit 226
-    faults.set_lambda_concurrency_limit(226)
+    # GIVEN the primary's functions deployed with their reservations, limit 227
+    faults.set_lambda_concurrency_limit(227)
     client = lambda_client(local_aws, "us-east-1")
     role = function_role(local_aws)
     for name, reserved in reservations(prod, prod_files)["us-east-1"].items():
@@ -132,7 +132,7 @@ def test_reservations_already_held_by_the_functions_count_as_available(
         c for c in check(dep.clients, dep.pacing, prod, prod_files) if c.region == "us-east-1"
     ]
 
-    assert (east_1.held, east_1.shortfall) == (126, 0)  # a redeploy needs nothing more
+    assert (east_1.held, east_1.shortfall) == (127, 0)  # a redeploy needs nothing more
 
 
 def test_the_local_aws_refuses_a_reservation_as_aws_does(local_aws: LocalAws) -> None:

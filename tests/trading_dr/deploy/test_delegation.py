@@ -74,6 +74,7 @@ def test_a_new_zone_stops_the_rollout_until_it_is_delegated(
         ("primary", "created"),
         ("migrate", "unchanged"),
         ("secondary", "created"),
+        ("observer", "created"),
         ("link", "updated"),
     ]
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.trading_dr.local_aws.fixtures import make_deployment
+from tests.trading_dr.local_aws.fixtures import FAST, make_deployment
 from trading_dr.config import Environment
-from trading_dr.deploy.events import CANCELLED, StackEvent, failure_reasons
+from trading_dr.deploy.events import CANCELLED, StackEvent, events_since, failure_reasons
 from trading_dr.deploy.rollout import deploy
 from trading_dr.local_aws import faults
 from trading_dr.local_aws.server import LocalAws
@@ -77,3 +77,46 @@ def test_the_earliest_failure_leads_and_no_failure_is_lost(
         assert (event.failure() in lines) != (event in cancelled)
     if cancelled:
         assert lines[-1].startswith(f"{len(cancelled)} resource(s) cancelled")
+
+
+class GrowingStack:
+    """describe_stack_events over a list that grows between pages, as it does while
+    CloudFormation works: offset-based pages then repeat the tail of the previous page."""
+
+    def __init__(self, events: list[dict[str, object]]) -> None:
+        self.events = events  # newest first
+
+    def describe_stack_events(self, StackName: str, NextToken: str = "0") -> dict[str, object]:  # noqa: N803
+        start = int(NextToken)
+        page = self.events[start : start + 2]
+        # a new event arrives after each page is served
+        now = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=len(self.events))
+        self.events.insert(0, raw_event(len(self.events), now))
+        more = start + 2 < len(self.events)
+        return {"StackEvents": page, **({"NextToken": str(start + 2)} if more else {})}
+
+
+def raw_event(n: int, when: datetime) -> dict[str, object]:
+    return {
+        "EventId": f"e{n}",
+        "Timestamp": when,
+        "LogicalResourceId": f"R{n}",
+        "ResourceType": "AWS::SQS::Queue",
+        "ResourceStatus": "CREATE_COMPLETE",
+    }
+
+
+def test_events_added_while_paging_are_listed_once() -> None:
+    # GIVEN a stack with 5 events that gains one more after every page it serves
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    stack = GrowingStack([raw_event(n, start + timedelta(seconds=n)) for n in range(4, -1, -1)])
+
+    # WHEN every event since the start is asked for
+    found = events_since(stack, FAST, "stack", "1/us-east-1", start)
+
+    # THEN each event appears once, oldest first
+    ids = [e.event_id for e in found]
+    assert len(ids) == len(set(ids)), ids
+    assert {"e0", "e1", "e2", "e3", "e4"} <= set(ids)
+    stamps = [e.timestamp for e in found]
+    assert stamps == sorted(stamps)

@@ -72,7 +72,7 @@ def test_timeout_leaves_the_operation_running_and_a_rerun_attaches(
     ]
     assert results[-1].status == "updated"
     assert len(operations(again, "trading-prod-global")) == 1
-    assert again.clients.counter.calls["CreateStackInstances"] == 2  # primary, secondary
+    assert again.clients.counter.calls["CreateStackInstances"] == 3  # primary, secondary, observer
     assert "attaching" in again.progress.stream.getvalue()  # type: ignore[attr-defined]
 
 
