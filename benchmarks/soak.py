@@ -155,12 +155,16 @@ def main() -> None:
         [[waiting]] = conn.run("SELECT count(*) FROM audit_outbox")
         conn.close()
         audited: Counter[str] = Counter()
-        for obj in s3.list_objects_v2(Bucket=AUDIT_BUCKET, MaxKeys=100_000).get("Contents", []):
-            body = s3.get_object(Bucket=AUDIT_BUCKET, Key=obj["Key"])["Body"].read()
-            for line in body.decode().splitlines():
-                record = json.loads(line)
-                if record["outcome"] == "stored":
-                    audited[record["trade_id"]] += 1
+        objects = 0
+        # S3 lists at most 1,000 keys a call: every page, or a busy run's audit is cut short.
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=AUDIT_BUCKET):
+            for obj in page.get("Contents", []):
+                objects += 1
+                body = s3.get_object(Bucket=AUDIT_BUCKET, Key=obj["Key"])["Body"].read()
+                for line in body.decode().splitlines():
+                    record = json.loads(line)
+                    if record["outcome"] == "stored":
+                        audited[record["trade_id"]] += 1
         dlq = int(
             sqs.get_queue_attributes(
                 QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -175,13 +179,20 @@ def main() -> None:
 
     lost = len(set(accepted) - stored)
     duplicated = sum(n - 1 for n in audited.values() if n > 1)
-    assert set(audited) == stored, "audit trail and table disagree"
+    unaudited, phantom = sorted(stored - set(audited)), sorted(set(audited) - stored)
+    if unaudited or phantom:
+        print(
+            f"audit trail and table disagree: {len(unaudited)} stored but never audited "
+            f"stored (e.g. {unaudited[:3]}), {len(phantom)} audited stored but not in the "
+            f"table (e.g. {phantom[:3]}); {objects} audit objects read"
+        )
+    assert (unaudited, phantom) == ([], []), "audit trail and table disagree"
     assert waiting == 0, f"{waiting} audit objects left in the outbox"
     print(
         f"{drained - started:.0f} s; {invocations} processor invocations, {reported} records "
         f"reported failed; {duplicates} duplicate deliveries, {malformed} malformed, "
         f"{2 - len(restarts)} database restarts; {shipped} audit objects shipped from the "
-        "outbox"
+        f"outbox, {objects} in the bucket"
     )
     print(
         f"trades {len(accepted)}; stored {len(stored)}; lost {lost}; duplicated {duplicated}; "
