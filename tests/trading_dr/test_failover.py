@@ -4,7 +4,7 @@ The executions run the definition exactly as rendered into the secondary's templ
 its DefinitionSubstitutions resolved to resources created in moto: a global cluster with
 members in us-east-1 (writer) and us-east-2, the validator function (moto's simple Lambda,
 answering from a queue of results), the alarm topic (subscribed by an SQS queue so the test
-reads what was notified) and the fence alarm. tests/support/local_failover.py adds Aurora's
+reads what was notified) and the fence alarm. trading_dr/local_aws/global_failover.py adds Aurora's
 global failover and switchover to moto and makes Wait states instant. What moto cannot show:
 IAM evaluation, real promotion timing, Route 53 reacting to the alarm.
 """
@@ -24,7 +24,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from tests.support.assertions import policy_statements, walk
-from tests.support.local_failover import FailoverControl, local_failover
+from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
 from trading_dr import failover
 from trading_dr.config import Role

@@ -4,7 +4,7 @@ The state machine is the secondary template's own (rendered ASL, DefinitionSubst
 resolved to resources created here in moto: the Aurora global cluster and its members,
 the validator function, the alarm topic, the fence alarm). moto's server executes it
 (`execute_state_machine`; its tasks call back into the server on MOTO_PORT, as moto's
-default account); tests/support/local_failover.py adds Aurora's global failover and
+default account); trading_dr/local_aws/global_failover.py adds Aurora's global failover and
 switchover to moto's RDS and makes Wait states instant. The command finds the machine
 by name (no stack set here); the lookup through stack outputs is tested on its own.
 """
@@ -22,7 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from tests.support.local_failover import FailoverControl, local_failover
+from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from tests.trading_dr.local_aws.fixtures import FAST, session
 from trading_dr import failover
 from trading_dr.cli import cli, register_operating_commands

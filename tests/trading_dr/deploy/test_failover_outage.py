@@ -13,7 +13,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.local_failover import FailoverControl
+from trading_dr.local_aws.global_failover import FailoverControl
 from tests.trading_dr.deploy.test_failover_cmd import (
     PRIMARY,
     READY,

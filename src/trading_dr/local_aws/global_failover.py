@@ -1,4 +1,4 @@
-"""moto, extended just enough to execute the failover workflow in-process.
+"""moto, extended just enough to execute the failover workflow in-process (tests and drills).
 
 moto 5.2 executes Step Functions state machines (with `execute_state_machine`) and routes
 `aws-sdk:` tasks to its own backends, but it does not implement Aurora's global
@@ -13,7 +13,8 @@ moto 5.2 executes Step Functions state machines (with `execute_state_machine`) a
   (SwitchoverGlobalCluster has no AllowDataLoss parameter: botocore itself refuses it);
 - fault injection: `reject_promotion` makes both calls fail with an RDS fault, `stall`
   leaves the promotion in progress forever (the writer never moves);
-- instant Wait states: the seconds each Wait asked for are recorded instead of slept;
+- instant Wait states: the seconds each Wait asked for are recorded instead of slept (and
+  handed to `on_wait`: a drill advances its simulated clock by them);
 - `aws-sdk:sfn:*` tasks as AWS runs them: Step Functions takes PascalCase parameters and
   answers PascalCase fields even where the native API is camelCase (Step Functions
   Developer Guide, "AWS SDK service integrations"); moto passes them through unchanged.
@@ -24,7 +25,7 @@ Everything else is stock moto. The module restores moto on exit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,7 +157,11 @@ def _switchover_global_cluster(self: RDSResponse) -> ActionResult:
 
 @contextmanager
 def local_failover(
-    complete_after_polls: int = 1, *, reject_promotion: bool = False, stall: bool = False
+    complete_after_polls: int = 1,
+    *,
+    reject_promotion: bool = False,
+    stall: bool = False,
+    on_wait: Callable[[int], None] | None = None,
 ) -> Iterator[FailoverControl]:
     """Extend the running mock_aws with global failover/switchover and instant waits."""
     global _control  # noqa: PLW0603 - moto dispatches to class methods; state lives here
@@ -174,6 +179,8 @@ def local_failover(
 
     def wait(function: WaitFunction, env: Any, wait_seconds: int) -> None:
         control.waits_s.append(wait_seconds)
+        if on_wait is not None:
+            on_wait(wait_seconds)
 
     original_sdk_task = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
 

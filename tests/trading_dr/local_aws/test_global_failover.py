@@ -13,7 +13,7 @@ from moto import mock_aws
 from moto.rds.models import RDSBackend
 from moto.rds.responses import RDSResponse
 
-from tests.support.local_failover import local_failover
+from trading_dr.local_aws.global_failover import local_failover
 
 GLOBAL_ID = "g1"
 

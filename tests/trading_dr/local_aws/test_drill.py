@@ -1,0 +1,68 @@
+"""The failover drills, end to end on the rendered templates, on simulated time."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.support.templates import environment, template
+from trading_dr.config import Role
+from trading_dr.local_aws.drill import SCENARIOS, DrillResult, run_drill
+
+
+def _timeline(result: DrillResult) -> str:
+    return "\n".join(result.lines())
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_passes_with_a_timeline(scenario: str) -> None:
+    result = run_drill(scenario, environment("prod"))
+    assert result.passed, _timeline(result)
+    assert result.timeline[0].what.startswith("global cluster trading-prod-global: writer in")
+    offsets = [e.offset_s for e in result.timeline]
+    assert offsets == sorted(offsets)
+
+
+def test_region_outage_fails_over_through_the_quorum_alarm_and_moves_dns() -> None:
+    result = run_drill("region-outage", environment("prod"))
+    text = _timeline(result)
+    order = [
+        "alarm trading-prod-peer-down-quorum: OK -> ALARM",
+        "EventBridge rule trading-prod-failover-on-peer-unhealthy matched",
+        "SUCCEEDED: the writer is in us-east-2 (unplanned mode)",
+        "health check us-east-2/FenceHealthCheck: UNHEALTHY",
+        "answers us-east-2",
+    ]
+    positions = [text.index(item) for item in order]
+    assert positions == sorted(positions), text
+
+
+def test_partition_pages_with_the_command_and_moves_nothing() -> None:
+    result = run_drill("partition", environment("prod"))
+    text = _timeline(result)
+    assert 'page: ALARM: "trading-prod-peer-down-one-vantage-point"' in text
+    assert "workflow" not in text.replace("workflow run", "")
+
+
+def _templates() -> dict[Role, dict[str, object]]:
+    return {role: template("prod", role) for role in Role}
+
+
+def test_a_quorum_rule_that_ignores_the_observer_breaks_the_partition_drill() -> None:
+    """The drill reads the rendered definitions: weaken the rule, and the drill fails."""
+    templates = copy.deepcopy(_templates())
+    quorum = templates[Role.SECONDARY]["Resources"]["PeerDownQuorumAlarm"]  # type: ignore[index]
+    quorum["Properties"]["AlarmRule"] = 'ALARM("trading-prod-peer-unhealthy")'
+    result = run_drill("partition", environment("prod"), templates)  # type: ignore[arg-type]
+    assert not result.passed
+    assert "workflow" in _timeline(result)
+
+
+def test_a_disabled_trigger_rule_breaks_the_outage_drill() -> None:
+    templates = copy.deepcopy(_templates())
+    rule = templates[Role.SECONDARY]["Resources"]["FailoverTriggerRule"]  # type: ignore[index]
+    rule["Properties"]["State"] = "DISABLED"
+    result = run_drill("region-outage", environment("prod"), templates)  # type: ignore[arg-type]
+    assert not result.passed
+    assert "EventBridge rule" not in _timeline(result)
