@@ -24,11 +24,11 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from tests.support.assertions import policy_statements, walk
-from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
 from trading_dr import failover
 from trading_dr.config import Role
 from trading_dr.context import StackContext
+from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.stacks import REGIONAL_PROFILES
 
 PRIMARY, SECONDARY = "us-east-1", "us-east-2"

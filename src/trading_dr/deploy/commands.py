@@ -790,6 +790,52 @@ def failover_command(
     run(opts, action)
 
 
+# trading_dr.local_aws.drill.SCENARIOS (not imported here: it loads moto); a test holds
+# the two equal.
+DRILL_SCENARIOS = ("concurrent", "lag-too-high", "partition", "planned", "region-outage")
+
+
+@click.command("drill")
+@click.option(
+    "--scenario",
+    type=click.Choice(DRILL_SCENARIOS),
+    required=True,
+    help="What to break: see README, 'Failover drills on the local AWS'.",
+)
+@click.option(
+    "--env",
+    "env",
+    default="prod",
+    show_default=True,
+    metavar="NAME",
+    help="Environment (environments/NAME.yaml) whose rendered templates are drilled.",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def drill_command(scenario: str, env: str, output: str, debug: bool) -> None:
+    """Run a failover drill on a fresh simulated local AWS and print its timeline.
+
+    Exit 0 when the platform did what the scenario expects, 1 when it did not.
+    """
+    opts = Options(env, None, None, False, output, debug, False, None)
+
+    def action() -> Any:
+        from trading_dr.generator import DEFAULT_ENVIRONMENTS, select_environments
+        from trading_dr.local_aws.drill import run_drill
+
+        (environment,) = select_environments(DEFAULT_ENVIRONMENTS, [env])
+        return run_drill(scenario, environment)
+
+    result = run(opts, action)
+    if output == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+    if not result.passed:
+        sys.exit(1)
+
+
 @click.command("local-aws")
 @click.option(
     "--port",
@@ -841,6 +887,7 @@ COMMANDS = (
     diff_command,
     drift_command,
     failover_command,
+    drill_command,
     status_command,
     destroy_command,
     local_aws_command,

@@ -701,8 +701,8 @@ class DrillWorld:
             )
             check.observe(values)
         statuses = self.health()
-        for check in self.calculated_checks.values():
-            check.observe(statuses)
+        for calculated in self.calculated_checks.values():
+            calculated.observe(statuses)
         for check_id, healthy in self.health().items():
             history = self.health_history.setdefault(check_id, [])
             if not history or history[-1][1] != healthy:
@@ -840,7 +840,8 @@ def _naive(at: datetime) -> datetime:
 def _aware(at: Any) -> datetime:
     if isinstance(at, str):
         at = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    stamped: datetime = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return stamped
 
 
 @contextmanager
@@ -851,7 +852,7 @@ def drill_world(
     clock = clock or SimClock()
     holder: dict[str, DrillWorld] = {}
     original_invoke = LambdaSimpleBackend.invoke
-    original_utcnow = cloudwatch_models.utcnow
+    original_utcnow = cloudwatch_models.utcnow  # type: ignore[attr-defined]
 
     def invoke(
         backend: LambdaSimpleBackend,

@@ -22,7 +22,6 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from tests.trading_dr.local_aws.fixtures import FAST, session
 from trading_dr import failover
 from trading_dr.cli import cli, register_operating_commands
@@ -31,6 +30,7 @@ from trading_dr.deploy.aws import CallCounter, Clients
 from trading_dr.deploy.failover_cmd import find_state_machine
 from trading_dr.deploy.progress import PlainProgress
 from trading_dr.deploy.rollout import Deployment
+from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.local_aws.server import LocalAws
 
 register_operating_commands()

@@ -13,7 +13,6 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from trading_dr.local_aws.global_failover import FailoverControl
 from tests.trading_dr.deploy.test_failover_cmd import (
     PRIMARY,
     READY,
@@ -24,6 +23,7 @@ from tests.trading_dr.deploy.test_failover_cmd import (
     world,
 )
 from trading_dr.local_aws import faults
+from trading_dr.local_aws.global_failover import FailoverControl
 from trading_dr.local_aws.server import LocalAws
 
 __all__ = ["world"]

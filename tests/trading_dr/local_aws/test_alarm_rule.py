@@ -45,7 +45,7 @@ def _render(tree: tuple, quote: bool) -> str:  # type: ignore[type-arg]
 def _truth(tree: tuple, states: dict[str, str]) -> bool:  # type: ignore[type-arg]
     match tree:
         case ("fn", state, name):
-            return states[name] == state
+            return bool(states[name] == state)
         case ("const", value):
             return bool(value)
         case ("not", operand):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -45,24 +46,24 @@ def test_partition_pages_with_the_command_and_moves_nothing() -> None:
     assert "workflow" not in text.replace("workflow run", "")
 
 
-def _templates() -> dict[Role, dict[str, object]]:
+def _templates() -> dict[Role, dict[str, Any]]:
     return {role: template("prod", role) for role in Role}
 
 
 def test_a_quorum_rule_that_ignores_the_observer_breaks_the_partition_drill() -> None:
     """The drill reads the rendered definitions: weaken the rule, and the drill fails."""
     templates = copy.deepcopy(_templates())
-    quorum = templates[Role.SECONDARY]["Resources"]["PeerDownQuorumAlarm"]  # type: ignore[index]
+    quorum = templates[Role.SECONDARY]["Resources"]["PeerDownQuorumAlarm"]
     quorum["Properties"]["AlarmRule"] = 'ALARM("trading-prod-peer-unhealthy")'
-    result = run_drill("partition", environment("prod"), templates)  # type: ignore[arg-type]
+    result = run_drill("partition", environment("prod"), templates)
     assert not result.passed
     assert "workflow" in _timeline(result)
 
 
 def test_a_disabled_trigger_rule_breaks_the_outage_drill() -> None:
     templates = copy.deepcopy(_templates())
-    rule = templates[Role.SECONDARY]["Resources"]["FailoverTriggerRule"]  # type: ignore[index]
+    rule = templates[Role.SECONDARY]["Resources"]["FailoverTriggerRule"]
     rule["Properties"]["State"] = "DISABLED"
-    result = run_drill("region-outage", environment("prod"), templates)  # type: ignore[arg-type]
+    result = run_drill("region-outage", environment("prod"), templates)
     assert not result.passed
     assert "EventBridge rule" not in _timeline(result)
