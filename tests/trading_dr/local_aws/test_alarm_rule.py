@@ -93,3 +93,14 @@ def test_malformed_rules_are_refused(rule: str) -> None:
 def test_a_rule_reading_an_unknown_alarm_is_an_error() -> None:
     with pytest.raises(alarm_rule.AlarmRuleError, match="does not exist"):
         alarm_rule.holds(alarm_rule.parse("OK(ghost)"), {})
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list('()" ANDORTUEFLSKXI_abc:-')), max_size=40))
+def test_any_text_parses_or_is_refused_clearly(text: str) -> None:
+    try:
+        expr = alarm_rule.parse(text)
+    except alarm_rule.AlarmRuleError:
+        return
+    states = dict.fromkeys(alarm_rule.referenced(expr), "OK")
+    assert isinstance(alarm_rule.holds(expr, states), bool)
