@@ -28,9 +28,12 @@ def test_the_clock_never_goes_back_and_needs_utc() -> None:
 
 def test_advances_from_threads_are_all_counted() -> None:
     clock = SimClock()
-    threads = [
-        threading.Thread(target=lambda: [clock.advance(1) for _ in range(1000)]) for _ in range(4)
-    ]
+
+    def tick() -> None:
+        for _ in range(1000):
+            clock.advance(1)
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
