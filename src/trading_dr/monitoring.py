@@ -13,7 +13,7 @@ another region's metrics. That decides two designs:
   the peer's regional `/health` every `PROBE_INTERVAL_S` seconds and publishes
   `PeerHealthy` (high resolution) here. The peer-unhealthy alarm reads it with 10 s
   periods, so it detects in about the same time as the Route 53 check. Only the
-  secondary's alarm starts the failover workflow (the EventBridge rule, see failover.py);
+  secondary's alarm starts the failover workflow (the EventBridge rule, see failover/machine.py);
   the primary's only notifies, because failing back is a planned decision.
   A single vantage point can mistake a network partition for an outage; the workflow's
   readiness step and the Aurora promotion (which needs this region healthy) limit what

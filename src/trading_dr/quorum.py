@@ -5,7 +5,7 @@ In each region, over the peer:
   liveness fail in every one of OBSERVER_DOWN_PERIODS high-resolution periods;
 - `PeerDownQuorumAlarm` (composite): this region's own probe alarm (monitoring.py,
   `PeerUnhealthyAlarm`) AND the observer's. Only this one starts the failover workflow
-  (failover.py's EventBridge rule matches its ARN, and only in the secondary);
+  (failover/machine.py's EventBridge rule matches its ARN, and only in the secondary);
 - `PeerDownOneVantageAlarm` (composite): exactly one of the two. A partition between the
   regions, or a probe path broken on one side, must not move the writer with data loss:
   it pages a human whose alarm text carries the exact command to run after checking.

@@ -23,7 +23,7 @@ call and nothing in the peer's region is needed.
 Failing back is planned: the workflow here runs with mode `release` (parameter
 `released`, metric 0), then the peer's workflow runs `planned`. In between, the peer's
 own /health answers 503 while its database is still read-only, so traffic stays here
-until the switchover makes the peer the writer (see failover.py).
+until the switchover makes the peer the writer (see failover/workflow.py).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from trading_dr.config import Environment, Role
 from trading_dr.context import StackContext
 from trading_dr.database import add_database, add_global_cluster, peer_member_cluster_arn
 from trading_dr.dns import NAME_SERVERS_OUTPUT, add_alias_record, add_hosted_zone
-from trading_dr.failover import add_failover_workflow
+from trading_dr.failover.machine import WorkflowTargets, add_failover_workflow
 from trading_dr.functions import Artifacts
 from trading_dr.inputs import StageInputs, add_stage_inputs
 from trading_dr.journal import add_journal_table
@@ -255,9 +255,12 @@ def _add_failover(
     add_audit_outbox_alarm(template, ctx, monitoring.topic_arn)
     add_journal_rpo_alarm(template, ctx, monitoring.topic_arn)
     quorum = add_quorum(template, ctx, monitoring)
+    targets = WorkflowTargets(
+        inputs.global_cluster_id, db.cluster_arn, peer_member_cluster_arn(ctx), validator,
+        monitoring,
+    )  # fmt: skip
     workflow = add_failover_workflow(
-        template, ctx, inputs.global_cluster_id, db.cluster_arn, peer_member_cluster_arn(ctx),
-        validator, monitoring, keys.logs_key_arn, quorum.quorum_alarm_arn,
+        template, ctx, targets, keys.logs_key_arn, quorum.quorum_alarm_arn,
         profile.start_failover_on_peer_unhealthy,
     )  # fmt: skip
     return _FailoverParts(

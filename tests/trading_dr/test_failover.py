@@ -25,9 +25,9 @@ from moto.core.config import DefaultConfig
 
 from tests.support.assertions import policy_statements, walk
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
-from trading_dr import failover
 from trading_dr.config import Role
 from trading_dr.context import StackContext
+from trading_dr.failover import asl, recovery, run, workflow
 from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.stacks import REGIONAL_PROFILES
 
@@ -130,7 +130,7 @@ def test_logs_tracing_and_trigger(env: str, role: Role) -> None:
     props = _machine(env, role)
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert set(props["DefinitionSubstitutions"]) == set(failover.SUBSTITUTIONS)
+    assert set(props["DefinitionSubstitutions"]) == set(asl.SUBSTITUTIONS)
     rule = template(env, role)["Resources"]["FailoverTriggerRule"]["Properties"]
     # Both vantage points must agree (tests/trading_dr/test_quorum.py).
     assert rule["EventPattern"]["resources"] == [{"Fn::GetAtt": ["PeerDownQuorumAlarm", "Arn"]}]
@@ -302,7 +302,7 @@ def _build_world(control: FailoverControl) -> World:
     substitutions = props["DefinitionSubstitutions"]
     assert substitutions["FenceParameter"] == FENCE_PARAMETER
     assert substitutions["LockParameter"] == LOCK_PARAMETER
-    definition = failover.substitute(
+    definition = asl.substitute(
         props["Definition"],
         {
             "ValidatorFunctionArn": validator,
@@ -335,7 +335,7 @@ def test_unplanned_failover_moves_the_writer_fences_and_notifies(world: World) -
     assert call["TargetDbClusterIdentifier"] == world.secondary_arn
     assert world.fence_values() == [1.0]
     # The durable fence, which the validator republishes every minute.
-    assert world.parameter(FENCE_PARAMETER) == failover.FENCE_SET
+    assert world.parameter(FENCE_PARAMETER) == recovery.FENCE_SET
     assert world.parameter(LOCK_PARAMETER) is None
     (note,) = world.notifications()
     assert note["Subject"] == "trading-dr prod: us-east-2 workflow succeeded"
@@ -356,7 +356,7 @@ def test_planned_switchover_polls_until_the_writer_moves(world: World) -> None:
     # One look before (is the writer here already?), then three polls: two saw the
     # switchover in progress and waited one interval each.
     assert world.control.describe_calls == 4
-    assert world.control.waits_s == [failover.POLL_INTERVAL_S] * 2
+    assert world.control.waits_s == [recovery.POLL_INTERVAL_S] * 2
     output = json.loads(result["output"])
     assert output["cluster"]["status"] == "available"
 
@@ -417,9 +417,7 @@ def test_readiness_failing_promotes_nothing_and_notifies(world: World) -> None:
     assert "FAILED" in note["Subject"]
     assert "failed in state ValidateReadiness: ReadinessFailed" in note["Message"]
     assert "last_known_lag" in note["Message"]
-    assert (
-        f"Left behind: fence unchanged. To undo: {failover.NOTHING_TO_UNDO}." in (note["Message"])
-    )
+    assert f"Left behind: fence unchanged. To undo: {run.NOTHING_TO_UNDO}." in (note["Message"])
 
 
 @pytest.mark.parametrize("world", [{"reject_promotion": True}], indirect=True)
@@ -434,7 +432,7 @@ def test_promotion_failing_says_the_fence_is_left_and_how_to_undo_it(world: Worl
     assert "InvalidGlobalClusterStateFault" in note["Message"]
     # The fence was set before the promotion: the notification says so and how to undo.
     assert world.fence_values() == [1.0]
-    assert world.parameter(FENCE_PARAMETER) == failover.FENCE_SET
+    assert world.parameter(FENCE_PARAMETER) == recovery.FENCE_SET
     assert (
         "Left behind: fence set: us-east-1 is fenced out of DNS by us-east-2." in (note["Message"])
     )
@@ -447,8 +445,8 @@ def test_writer_poll_times_out(world: World) -> None:
     world.control.queue_lambda_result(SECONDARY, READY)
     result = world.run({"mode": "unplanned"})
     assert result["status"] == "FAILED"
-    assert world.control.describe_calls == failover.MAX_WRITER_POLLS + 1
-    assert world.control.waits_s == [failover.POLL_INTERVAL_S] * (failover.MAX_WRITER_POLLS - 1)
+    assert world.control.describe_calls == recovery.MAX_WRITER_POLLS + 1
+    assert world.control.waits_s == [recovery.POLL_INTERVAL_S] * (recovery.MAX_WRITER_POLLS - 1)
     assert world.control.writer_arn(GLOBAL_ID) == world.primary_arn
     (note,) = world.notifications()
     assert "failed in state WaitForWriter: WriterPollTimeout" in note["Message"]
@@ -497,11 +495,11 @@ def test_the_accept_flag_reaches_readiness(world: World) -> None:
 
 
 def test_release_lifts_the_fence_for_a_failback(world: World) -> None:
-    world.ssm.put_parameter(Name=FENCE_PARAMETER, Value=failover.FENCE_SET, Type="String")
+    world.ssm.put_parameter(Name=FENCE_PARAMETER, Value=recovery.FENCE_SET, Type="String")
     result = world.run({"mode": "release"})
     assert result["status"] == "SUCCEEDED", result
     assert world.fence_values() == [0.0]
-    assert world.parameter(FENCE_PARAMETER) == failover.FENCE_RELEASED
+    assert world.parameter(FENCE_PARAMETER) == recovery.FENCE_RELEASED
     assert world.control.calls == []
     assert world.parameter(LOCK_PARAMETER) is None
 
@@ -509,7 +507,7 @@ def test_release_lifts_the_fence_for_a_failback(world: World) -> None:
 def test_every_state_is_reachable_in_the_generated_definition() -> None:
     from trading_dr.context import StackContext
 
-    asl = failover.definition(StackContext(environment("prod"), Role.SECONDARY))
+    asl = workflow.definition(StackContext(environment("prod"), Role.SECONDARY))
     targets = {asl["StartAt"]}
     for node in walk(asl["States"]):
         if isinstance(node, dict):

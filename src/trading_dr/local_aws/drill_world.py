@@ -57,8 +57,8 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch import models as cloudwatch_models
 from moto.cloudwatch.models import cloudwatch_backends
 
-from trading_dr import failover
 from trading_dr.config import Environment, Role
+from trading_dr.failover.asl import substitute
 from trading_dr.local_aws import alarm_rule
 from trading_dr.local_aws.alarm_eval import (
     ALARM,
@@ -323,9 +323,7 @@ class DrillWorld:
             conditions=template.get("Conditions", {}),
         )
         machine = res["FailoverStateMachine"]["Properties"]
-        definition = failover.substitute(
-            machine["Definition"], resolve(machine["DefinitionSubstitutions"])
-        )
+        definition = substitute(machine["Definition"], resolve(machine["DefinitionSubstitutions"]))
         created = boto3.client("stepfunctions", region).create_state_machine(
             name=machine_name, definition=json.dumps(definition), roleArn=role_arn
         )["stateMachineArn"]

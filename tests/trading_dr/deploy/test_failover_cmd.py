@@ -23,13 +23,13 @@ import yaml
 from click.testing import CliRunner, Result
 
 from tests.trading_dr.local_aws.fixtures import FAST, session
-from trading_dr import failover
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.config import Environment, Role
 from trading_dr.deploy.aws import CallCounter, Clients
 from trading_dr.deploy.failover_cmd import find_state_machine
 from trading_dr.deploy.progress import PlainProgress
 from trading_dr.deploy.rollout import Deployment
+from trading_dr.failover import asl, recovery
 from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.local_aws.server import LocalAws
 
@@ -98,7 +98,7 @@ def build_world(server: LocalAws, files: dict[str, bytes]) -> str:
     topic = client(server, "sns", SECONDARY).create_topic(Name="trading-prod-alarms")["TopicArn"]
     template = yaml.safe_load(files["templates/secondary.yaml"])["Resources"]
     machine = template["FailoverStateMachine"]["Properties"]
-    definition = failover.substitute(
+    definition = asl.substitute(
         machine["Definition"],
         {
             "ValidatorFunctionArn": validator,
@@ -199,7 +199,7 @@ def test_release_lifts_the_fence_without_confirmation(
     server, control, _ = world
     fence = "/trading/prod/secondary/failover/fence"
     ssm = client(server, "ssm", SECONDARY)
-    ssm.put_parameter(Name=fence, Value=failover.FENCE_SET, Type="String")
+    ssm.put_parameter(Name=fence, Value=recovery.FENCE_SET, Type="String")
 
     result = invoke(server, "failover", "--release")
 
@@ -207,7 +207,7 @@ def test_release_lifts_the_fence_without_confirmation(
     assert result.stdout.splitlines()[-1].endswith(
         "fence of us-east-1 released; us-east-1 takes traffic when healthy"
     )
-    assert ssm.get_parameter(Name=fence)["Parameter"]["Value"] == failover.FENCE_RELEASED
+    assert ssm.get_parameter(Name=fence)["Parameter"]["Value"] == recovery.FENCE_RELEASED
     assert control.calls == []
 
 
