@@ -101,6 +101,12 @@ def _until_dns_answers(world: DrillWorld, region: str) -> bool:
     return world.answer_region() == region
 
 
+def _nothing_called(world: DrillWorld, region: str) -> tuple[str, bool]:
+    calls = sorted({name for _, r, name in world.refused if r == region})
+    text = f"nothing called an endpoint in {region} while it was down"
+    return (text + (f" (called: {', '.join(calls)})" if calls else ""), not calls)
+
+
 def region_outage(world: DrillWorld, result: DrillResult) -> None:
     primary, secondary = world.env.region_of(Role.PRIMARY), world.env.region_of(Role.SECONDARY)
     world.run_for(OUTAGE_AT_S)
@@ -121,6 +127,7 @@ def region_outage(world: DrillWorld, result: DrillResult) -> None:
     result.expect(f"DNS answers {secondary}", _until_dns_answers(world, secondary))
     fenced_at = world.offset_s
     world.run_for(120)
+    result.expect(*_nothing_called(world, primary))
     world.down.discard(primary)
     world.stale_writer.add(primary)
     world.note(primary, "region back; its /health answers 200 as if it were the writer")
@@ -222,6 +229,7 @@ def concurrent(world: DrillWorld, result: DrillResult) -> None:
         f"the writer and DNS are in {secondary}",
         world.writer_region() == secondary and _until_dns_answers(world, secondary),
     )
+    result.expect(*_nothing_called(world, primary))
     result.expect("nothing paged FAILED", _no_failed_page(world))
 
 
@@ -266,6 +274,7 @@ def lag_too_high(world: DrillWorld, result: DrillResult) -> None:
         and world.writer_region() == secondary
         and _until_dns_answers(world, secondary),
     )
+    result.expect(*_nothing_called(world, primary))
 
 
 SCENARIOS: dict[str, Callable[[DrillWorld, DrillResult], None]] = {

@@ -30,7 +30,9 @@ region can be cut (`cut`); an endpoint answers `/health?probe=liveness` 200 whil
 is up, and `/health` 200 only while its database member is the writer (as
 lambda_src/health does), or always for a region in `stale_writer` (an old primary back
 from an outage that still believes it is the writer: only the fence keeps DNS off it).
-Down regions run nothing and refuse CloudWatch puts.
+Down regions run nothing, and every AWS call addressed to one (by the drill's actors or by
+the workflow's own tasks) fails to connect and is recorded in `refused`: what acts during
+an outage must use only the regions that are up.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+from botocore.client import BaseClient
+from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch import models as cloudwatch_models
@@ -217,6 +221,8 @@ class DrillWorld:
         self.pages: list[Page] = []
         self.runs: list[Run] = []
         self.answers: list[tuple[float, FailoverAnswer]] = []
+        # (offset, region, "service.Operation"): calls addressed to a region that was down.
+        self.refused: list[tuple[float, str, str]] = []
         self.health_history: dict[str, list[tuple[float, bool]]] = {}
         self._t0 = 0.0
         self._recording = False
@@ -721,6 +727,8 @@ class DrillWorld:
 
     def drain_pages(self) -> None:
         for stack in self.stacks.values():
+            if stack.region in self.down:
+                continue  # read once it is back
             sqs = boto3.client("sqs", stack.region)
             while True:
                 got = sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)
@@ -851,6 +859,20 @@ def drill_world(
     holder: dict[str, DrillWorld] = {}
     original_invoke = LambdaSimpleBackend.invoke
     original_utcnow = cloudwatch_models.utcnow  # type: ignore[attr-defined]
+    original_call = BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def guarded(client: BaseClient, operation: str, params: Any) -> Any:
+        """A region that is down answers nobody: every AWS call addressed to it, by the
+        drill's actors or by the workflow's tasks (moto calls those through boto3 too),
+        fails to connect and is recorded."""
+        world = holder.get("world")
+        region = client.meta.region_name
+        if world is not None and region in world.down:
+            name = f"{client.meta.service_model.service_name}.{operation}"
+            world.refused.append((world.offset_s, region, name))
+            world.note(region, f"refused (region down): {name}")
+            raise EndpointConnectionError(endpoint_url=client.meta.endpoint_url)
+        return original_call(client, operation, params)
 
     def invoke(
         backend: LambdaSimpleBackend,
@@ -878,6 +900,7 @@ def drill_world(
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         control = stack.enter_context(local_failover(on_wait=clock.advance))
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        BaseClient._make_api_call = guarded  # type: ignore[attr-defined]
         cloudwatch_models.utcnow = lambda: _naive(clock.now())  # type: ignore[attr-defined]
         try:
             world = DrillWorld(env, templates, clock, control)
@@ -885,4 +908,5 @@ def drill_world(
             yield world
         finally:
             LambdaSimpleBackend.invoke = original_invoke  # type: ignore[method-assign]
+            BaseClient._make_api_call = original_call  # type: ignore[attr-defined]
             cloudwatch_models.utcnow = original_utcnow  # type: ignore[attr-defined]

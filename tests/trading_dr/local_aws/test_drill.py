@@ -72,11 +72,33 @@ def test_a_disabled_trigger_rule_breaks_the_outage_drill() -> None:
 
 
 def test_the_drill_restores_moto_afterwards() -> None:
+    from botocore.client import BaseClient
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.cloudwatch import models as cloudwatch_models
 
     invoke = LambdaSimpleBackend.invoke
     utcnow = cloudwatch_models.utcnow  # type: ignore[attr-defined]
+    call = BaseClient._make_api_call  # type: ignore[attr-defined]
     run_drill("partition", environment("prod"))
     assert LambdaSimpleBackend.invoke is invoke
     assert cloudwatch_models.utcnow is utcnow  # type: ignore[attr-defined]
+    assert BaseClient._make_api_call is call  # type: ignore[attr-defined]
+
+
+def test_a_call_to_a_region_that_is_down_fails_and_is_recorded() -> None:
+    import boto3
+    from botocore.exceptions import EndpointConnectionError
+
+    from trading_dr.local_aws.drill_world import drill_world
+
+    with drill_world(environment("prod"), _templates()) as world:
+        world.down.add("us-east-1")
+        with pytest.raises(EndpointConnectionError):
+            boto3.client("ssm", "us-east-1").get_parameter(Name="/anything")
+        boto3.client("ssm", "us-east-2").describe_parameters()
+        assert [(r, name) for _, r, name in world.refused] == [("us-east-1", "ssm.GetParameter")]
+        # The workflow's own tasks go through the same guard: a run in a down region
+        # cannot even start.
+        world.down.add("us-east-2")
+        with pytest.raises(EndpointConnectionError):
+            boto3.client("stepfunctions", "us-east-2").list_state_machines()
