@@ -51,6 +51,8 @@ class DrillResult:
     environment: str
     expectations: list[Expectation] = field(default_factory=list)
     timeline: list[Entry] = field(default_factory=list)
+    # Measured in simulated seconds, e.g. from the outage to DNS answering elsewhere.
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -62,6 +64,8 @@ class DrillResult:
     def lines(self) -> list[str]:
         out = [f"drill {self.scenario} ({self.environment}), simulated time:"]
         out += [f"  {entry.line()}" for entry in self.timeline]
+        out += ["figures (simulated seconds):"] if self.figures else []
+        out += [f"  {name}: {value:g}" for name, value in self.figures.items()]
         out.append("expectations:")
         out += [f"  [{'ok' if e.met else 'FAILED'}] {e.text}" for e in self.expectations]
         out.append(f"drill {self.scenario}: {'PASSED' if self.passed else 'FAILED'}")
@@ -74,6 +78,7 @@ class DrillResult:
             "passed": self.passed,
             "expectations": [{"text": e.text, "met": e.met} for e in self.expectations],
             "timeline": [entry.as_json() for entry in self.timeline],
+            "figures": self.figures,
         }
 
 
@@ -111,9 +116,13 @@ def region_outage(world: DrillWorld, result: DrillResult) -> None:
     primary, secondary = world.env.region_of(Role.PRIMARY), world.env.region_of(Role.SECONDARY)
     world.run_for(OUTAGE_AT_S)
     world.down.add(primary)
+    outage_at = world.offset_s
     world.note(primary, "region outage: nothing in it answers anyone")
     world.run_for(300, until=lambda: bool(world.runs) and world.runs[-1].status != "RUNNING")
     runs = world.runs
+    if runs:
+        result.figures["outage to the workflow's start"] = runs[0].started_s - outage_at
+        result.figures["outage to the workflow's end"] = world.offset_s - outage_at
     result.expect(
         "the quorum alarm's rule started exactly one unplanned run, which SUCCEEDED",
         len(runs) == 1 and runs[0].trigger.startswith("rule") and runs[0].status == "SUCCEEDED",
@@ -126,6 +135,7 @@ def region_outage(world: DrillWorld, result: DrillResult) -> None:
     result.expect(f"the writer is in {secondary}", world.writer_region() == secondary)
     result.expect(f"DNS answers {secondary}", _until_dns_answers(world, secondary))
     fenced_at = world.offset_s
+    result.figures[f"outage to DNS answering {secondary}"] = fenced_at - outage_at
     world.run_for(120)
     result.expect(*_nothing_called(world, primary))
     world.down.discard(primary)

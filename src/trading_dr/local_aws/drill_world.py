@@ -139,6 +139,7 @@ class Run:
     arn: str
     mode: str
     trigger: str
+    started_s: float = 0.0  # the drill's offset when it started
     status: str = "RUNNING"
     outcome: str = ""
     error: str = ""
@@ -756,7 +757,7 @@ class DrillWorld:
             name=f"drill-{uuid.uuid4().hex[:12]}",
             input=json.dumps(payload),
         )["executionArn"]
-        run = Run(region, arn, str(payload.get("mode")), trigger)
+        run = Run(region, arn, str(payload.get("mode")), trigger, self.offset_s)
         self.runs.append(run)
         flag = " accept_data_loss" if payload.get("accept_data_loss") is True else ""
         self.note(

@@ -102,3 +102,21 @@ def test_a_call_to_a_region_that_is_down_fails_and_is_recorded() -> None:
         world.down.add("us-east-2")
         with pytest.raises(EndpointConnectionError):
             boto3.client("stepfunctions", "us-east-2").list_state_machines()
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_region_outage_measures_the_traffic_path(env: str) -> None:
+    """DNS moves only once the secondary's own /health check has seen the new writer
+    FailureThreshold times in a row (one RequestInterval apart), after the workflow
+    promoted it."""
+    result = run_drill("region-outage", environment(env))
+    figures = result.figures
+    config = template(env, Role.SECONDARY)["Resources"]["ApiHealthCheck"]["Properties"][
+        "HealthCheckConfig"
+    ]
+    recovery = (config["FailureThreshold"] - 1) * config["RequestInterval"]
+    assert figures["outage to the workflow's start"] > 0
+    assert figures["outage to DNS answering us-east-2"] >= (
+        figures["outage to the workflow's end"] + recovery
+    )
+    assert "figures (simulated seconds):" in result.lines()
