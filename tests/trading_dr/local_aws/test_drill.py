@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import cache
 from typing import Any
 
 import pytest
@@ -10,6 +11,12 @@ import pytest
 from tests.support.templates import ENVIRONMENTS, environment, template
 from trading_dr.config import Role
 from trading_dr.local_aws.drill import SCENARIOS, DrillResult, run_drill
+
+
+@cache
+def _drill(scenario: str, env: str) -> DrillResult:
+    """One run per scenario and environment for the whole module (results are only read)."""
+    return run_drill(scenario, environment(env))
 
 
 def _timeline(result: DrillResult) -> str:
@@ -20,7 +27,7 @@ def _timeline(result: DrillResult) -> str:
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_passes_with_a_timeline(scenario: str, env: str) -> None:
     # dev's health checks run every 30 s: DNS moves later, the drill waits for it.
-    result = run_drill(scenario, environment(env))
+    result = _drill(scenario, env)
     assert result.passed, _timeline(result)
     assert result.timeline[0].what == f"global cluster trading-{env}-global: writer in us-east-1"
     offsets = [e.offset_s for e in result.timeline]
@@ -28,7 +35,7 @@ def test_scenario_passes_with_a_timeline(scenario: str, env: str) -> None:
 
 
 def test_region_outage_fails_over_through_the_quorum_alarm_and_moves_dns() -> None:
-    result = run_drill("region-outage", environment("prod"))
+    result = _drill("region-outage", "prod")
     text = _timeline(result)
     order = [
         "alarm trading-prod-peer-down-quorum: OK -> ALARM",
@@ -42,7 +49,7 @@ def test_region_outage_fails_over_through_the_quorum_alarm_and_moves_dns() -> No
 
 
 def test_partition_pages_with_the_command_and_moves_nothing() -> None:
-    result = run_drill("partition", environment("prod"))
+    result = _drill("partition", "prod")
     text = _timeline(result)
     assert 'page: ALARM: "trading-prod-peer-down-one-vantage-point"' in text
     assert "workflow" not in text.replace("workflow run", "")
@@ -109,7 +116,7 @@ def test_region_outage_measures_the_traffic_path(env: str) -> None:
     """DNS moves only once the secondary's own /health check has seen the new writer
     FailureThreshold times in a row (one RequestInterval apart), after the workflow
     promoted it."""
-    result = run_drill("region-outage", environment(env))
+    result = _drill("region-outage", env)
     figures = result.figures
     config = template(env, Role.SECONDARY)["Resources"]["ApiHealthCheck"]["Properties"][
         "HealthCheckConfig"
