@@ -69,7 +69,7 @@ S3_RTC_SOURCE = (
 
 
 # Where the reconciler's timing lives in the regional templates (its environment, set by
-# trading_dr.application.reconciler_environment).
+# trading_dr.resources.application.reconciler_environment).
 RECONCILER = "ReconcilerFunction"
 ACCEPTED = "accepted trades (journal replication + reconciler grace + pass)"
 

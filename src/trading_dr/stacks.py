@@ -12,30 +12,33 @@ from dataclasses import dataclass
 
 from troposphere import GetAtt, Join, Output, Template
 
-from trading_dr.api import add_api
-from trading_dr.application import PROCESSOR_TIMEOUT_S, ApplicationRefs, add_application
 from trading_dr.config import Environment, Role
-from trading_dr.context import StackContext
-from trading_dr.database import add_database, add_global_cluster, peer_member_cluster_arn
-from trading_dr.dns import NAME_SERVERS_OUTPUT, add_alias_record, add_hosted_zone
-from trading_dr.failover.machine import WorkflowTargets, add_failover_workflow
-from trading_dr.functions import Artifacts
-from trading_dr.inputs import StageInputs, add_stage_inputs
-from trading_dr.journal import add_journal_table
-from trading_dr.keys import add_keys
-from trading_dr.monitoring import (
+from trading_dr.resources.api import add_api
+from trading_dr.resources.application import PROCESSOR_TIMEOUT_S, ApplicationRefs, add_application
+from trading_dr.resources.database import add_database, add_global_cluster, peer_member_cluster_arn
+from trading_dr.resources.dns import NAME_SERVERS_OUTPUT, add_alias_record, add_hosted_zone
+from trading_dr.resources.failover.machine import WorkflowTargets, add_failover_workflow
+from trading_dr.resources.functions import Artifacts
+from trading_dr.resources.journal import add_journal_table
+from trading_dr.resources.keys import add_keys
+from trading_dr.resources.monitoring import (
     add_audit_outbox_alarm,
     add_error_rate_alarm,
     add_journal_rpo_alarm,
     add_monitoring,
 )
-from trading_dr.network import add_network
-from trading_dr.observer import add_observer
-from trading_dr.parameters import add_string_parameter
-from trading_dr.queues import add_queues
-from trading_dr.quorum import add_quorum
-from trading_dr.readiness import HEALTH_CHECK_ID_PARAMETER, ValidatorInputs, add_validator
-from trading_dr.refs import (
+from trading_dr.resources.network import add_network
+from trading_dr.resources.observer import add_observer
+from trading_dr.resources.parameters import add_string_parameter
+from trading_dr.resources.queues import add_queues
+from trading_dr.resources.quorum import add_quorum
+from trading_dr.resources.readiness import HEALTH_CHECK_ID_PARAMETER, ValidatorInputs, add_validator
+from trading_dr.resources.routing import add_routing
+from trading_dr.resources.sessions import add_sessions_table
+from trading_dr.resources.storage import add_storage
+from trading_dr.resources.vocabulary.context import StackContext
+from trading_dr.resources.vocabulary.inputs import StageInputs, add_stage_inputs
+from trading_dr.resources.vocabulary.refs import (
     ApiRefs,
     AWSHelperFn,
     DatabaseRefs,
@@ -44,9 +47,6 @@ from trading_dr.refs import (
     QueueRefs,
     StorageRefs,
 )
-from trading_dr.routing import add_routing
-from trading_dr.sessions import add_sessions_table
-from trading_dr.storage import add_storage
 from trading_dr.suppressions import apply_suppressions
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.support.templates import environment, template
 from trading_dr.config import Role
 from trading_dr.dr_budget import ACCEPTED, ALIAS_TTL_S, BudgetError, compute_budget
-from trading_dr.routing import FAILOVER_RECORD_TTL_S
+from trading_dr.resources.routing import FAILOVER_RECORD_TTL_S
 
 
 def _templates(env: str) -> dict[Role, dict[str, Any]]:

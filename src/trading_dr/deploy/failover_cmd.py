@@ -1,6 +1,6 @@
 """`trading-dr failover`: start the failover workflow in the recovery region and follow it.
 
-The workflow (Step Functions, see trading_dr/failover.py) always moves the writer to its
+The workflow (Step Functions, see trading_dr/resources/failover/) always moves the writer to its
 own region, so the region chosen (`--to`, default the secondary) is the recovery region.
 The command calls only that region's endpoints, as it must work while the other region
 is down: regional STS for the account, the state machine by its deterministic ARN

@@ -33,8 +33,8 @@ from trading_dr.deploy.plan import (
 )
 from trading_dr.deploy.progress import Progress
 from trading_dr.deploy.retry import Pacing
-from trading_dr.dns import NAME_SERVERS_OUTPUT
 from trading_dr.errors import OperationFailedError, PlanError
+from trading_dr.resources.dns import NAME_SERVERS_OUTPUT
 
 # Bootstrap items that make something new (the rest change what exists: policy updates).
 CREATES = ("role ", "bucket ")

@@ -62,7 +62,6 @@ from moto.cloudwatch import models as cloudwatch_models
 from moto.cloudwatch.models import cloudwatch_backends
 
 from trading_dr.config import Environment, Role
-from trading_dr.failover.asl import substitute
 from trading_dr.local_aws import alarm_rule
 from trading_dr.local_aws.alarm_eval import (
     ALARM,
@@ -83,6 +82,7 @@ from trading_dr.local_aws.route53_health import (
     FailoverRecord,
     failover_answer,
 )
+from trading_dr.resources.failover.asl import substitute
 
 STEP_S = 10
 LAMBDA_SRC = Path(__file__).resolve().parents[3] / "lambda_src"

@@ -29,9 +29,9 @@ from trading_dr.deploy.aws import CallCounter, Clients
 from trading_dr.deploy.failover_cmd import find_state_machine
 from trading_dr.deploy.progress import PlainProgress
 from trading_dr.deploy.rollout import Deployment
-from trading_dr.failover import asl, recovery
 from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.local_aws.server import LocalAws
+from trading_dr.resources.failover import asl, recovery
 
 register_operating_commands()
 

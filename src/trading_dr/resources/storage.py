@@ -1,0 +1,441 @@
+"""S3 of one region: config and audit buckets, their access-log bucket, and replication.
+
+Replication follows the rollout plan (DESIGN.md): a source rule needs a versioned
+destination that already exists, so each region replicates to its peer only once the
+peer's bucket ARNs arrive as stage parameters (condition `ReplicateToPeer`). The secondary
+is created with them (replicating back to the primary, for failback); the primary gets
+them at the link stage. The audit bucket is Object Lock (WORM), and Object Lock buckets
+replicate only to Object Lock buckets, which the peer's audit bucket is too.
+"""
+
+from __future__ import annotations
+
+from awacs import kms, s3
+from awacs.aws import (
+    Action,
+    ArnLike,
+    Bool,
+    Condition,
+    NumericLessThan,
+    Principal,
+    Statement,
+    StringEquals,
+)
+from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
+from troposphere.iam import Policy, Role
+from troposphere.s3 import (
+    AbortIncompleteMultipartUpload,
+    Bucket,
+    BucketEncryption,
+    BucketPolicy,
+    DefaultRetention,
+    DeleteMarkerReplication,
+    EncryptionConfiguration,
+    LifecycleConfiguration,
+    LifecycleRule,
+    LifecycleRuleTransition,
+    LoggingConfiguration,
+    Metrics,
+    NoncurrentVersionExpiration,
+    ObjectLockConfiguration,
+    ObjectLockRule,
+    OwnershipControls,
+    OwnershipControlsRule,
+    PublicAccessBlockConfiguration,
+    ReplicationConfiguration,
+    ReplicationConfigurationRules,
+    ReplicationConfigurationRulesDestination,
+    ReplicationRuleFilter,
+    ReplicationTime,
+    ReplicationTimeValue,
+    ServerSideEncryptionByDefault,
+    ServerSideEncryptionRule,
+    SourceSelectionCriteria,
+    SseKmsEncryptedObjects,
+    VersioningConfiguration,
+)
+
+from trading_dr.config import ArchiveMode
+from trading_dr.policies import allow, deny, document, service_trust
+from trading_dr.resources.vocabulary.context import KEEP_DATA, StackContext
+from trading_dr.resources.vocabulary.inputs import StageInputs
+from trading_dr.resources.vocabulary.refs import AWSHelperFn, KeyRefs, StorageRefs
+
+# S3 Replication Time Control: 99.99% of objects within 15 minutes (the SLA'd RPO of S3).
+RTC_MINUTES = 15
+MULTIPART_ABORT_DAYS = 7
+ALL_S3_ACTIONS = Action("s3", "*")
+# Read side of replication, on this region's source buckets and their object versions.
+SOURCE_BUCKET_ACTIONS = (s3.GetReplicationConfiguration, s3.ListBucket)
+SOURCE_OBJECT_ACTIONS = (
+    s3.GetObjectVersionForReplication,
+    s3.GetObjectVersionAcl,
+    s3.GetObjectVersionTagging,
+    s3.GetObjectRetention,  # Object Lock settings travel with the replica
+    s3.GetObjectLegalHold,
+)
+# Write side, on the peer's buckets only.
+DESTINATION_OBJECT_ACTIONS = (
+    s3.ReplicateObject,
+    s3.ReplicateDelete,
+    s3.ReplicateTags,
+    s3.ObjectOwnerOverrideToBucketOwner,
+)
+
+
+# The data buckets (by purpose) whose server access logs go to the access-log bucket.
+LOGGED_BUCKETS = ("config", "audit")
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+
+
+def bucket_name(ctx: StackContext, purpose: str) -> Sub:
+    """trading-<suffix>-<purpose>-<region>-<account>: unique across regions and accounts."""
+    return Sub(f"{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}")
+
+
+def _public_access_blocked() -> PublicAccessBlockConfiguration:
+    return PublicAccessBlockConfiguration(
+        BlockPublicAcls=True,
+        BlockPublicPolicy=True,
+        IgnorePublicAcls=True,
+        RestrictPublicBuckets=True,
+    )
+
+
+def _kms_encryption(keys: KeyRefs) -> BucketEncryption:
+    return BucketEncryption(
+        ServerSideEncryptionConfiguration=[
+            ServerSideEncryptionRule(
+                ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
+                    SSEAlgorithm="aws:kms", KMSMasterKeyID=keys.data_key_arn
+                ),
+                # One data key per bucket instead of one KMS call per object.
+                BucketKeyEnabled=True,
+            )
+        ]
+    )
+
+
+def _tls_only_policy(
+    template: Template, logical_id: str, bucket: Bucket, *grants: Statement
+) -> BucketPolicy:
+    """Deny every request that is not TLS 1.2+; deny is on `s3:*` because narrower is weaker.
+    `grants` are the bucket's Allow statements, if any."""
+    arns = [GetAtt(bucket, "Arn"), Sub("${Bucket}/*", Bucket=GetAtt(bucket, "Arn"))]
+    return template.add_resource(
+        BucketPolicy(
+            logical_id,
+            Bucket=Ref(bucket),
+            PolicyDocument=document(
+                *grants,
+                deny(
+                    "DenyInsecureTransport",
+                    [ALL_S3_ACTIONS],
+                    arns,
+                    Condition(Bool("aws:SecureTransport", "false")),
+                    principal=Principal("*"),
+                ),
+                deny(
+                    "DenyTlsBelow12",
+                    [ALL_S3_ACTIONS],
+                    arns,
+                    Condition(NumericLessThan("s3:TlsVersion", 1.2)),
+                    principal=Principal("*"),
+                ),
+            ),
+        )
+    )
+
+
+def _replication(
+    ctx: StackContext, inputs: StageInputs, role: Role, peer_arn: AWSHelperFn, rule_id: str
+) -> If:
+    """The replication rule to the peer bucket, present only once the peer exists."""
+    return If(
+        inputs.replicate_condition,
+        ReplicationConfiguration(
+            Role=GetAtt(role, "Arn"),
+            Rules=[
+                ReplicationConfigurationRules(
+                    Id=rule_id,
+                    Priority=1,
+                    Status="Enabled",
+                    Filter=ReplicationRuleFilter(Prefix=""),
+                    DeleteMarkerReplication=DeleteMarkerReplication(Status="Enabled"),
+                    SourceSelectionCriteria=SourceSelectionCriteria(
+                        SseKmsEncryptedObjects=SseKmsEncryptedObjects(Status="Enabled")
+                    ),
+                    Destination=ReplicationConfigurationRulesDestination(
+                        Bucket=peer_arn,
+                        EncryptionConfiguration=EncryptionConfiguration(
+                            ReplicaKmsKeyID=inputs.peer_data_key_arn
+                        ),
+                        ReplicationTime=ReplicationTime(
+                            Status="Enabled", Time=ReplicationTimeValue(Minutes=RTC_MINUTES)
+                        ),
+                        Metrics=Metrics(
+                            Status="Enabled", EventThreshold=ReplicationTimeValue(Minutes=15)
+                        ),
+                    ),
+                )
+            ],
+        ),
+        NoValue,
+    )
+
+
+def _replication_role(
+    template: Template, ctx: StackContext, keys: KeyRefs, inputs: StageInputs
+) -> Role:
+    """Role S3 assumes to replicate; its permissions exist only while replication is on.
+
+    The bucket ARNs are built from the bucket names, not GetAtt, because the buckets
+    reference this role (a GetAtt back would be a cycle).
+    """
+    own = [
+        Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}")
+        for purpose in ("config", "audit")
+    ]
+    peers = [inputs.peer_config_bucket_arn, inputs.peer_audit_bucket_arn]
+    policy = Policy(
+        PolicyName="replicate-to-peer",
+        PolicyDocument=document(
+            allow("ReadSourceBuckets", SOURCE_BUCKET_ACTIONS, own),
+            allow(
+                "ReadSourceObjectVersions",
+                SOURCE_OBJECT_ACTIONS,
+                [Sub("${Arn}/*", Arn=arn) for arn in own],
+            ),
+            allow(
+                "WriteReplicasToPeer",
+                DESTINATION_OBJECT_ACTIONS,
+                [Sub("${Arn}/*", Arn=arn) for arn in peers],
+            ),
+            allow(
+                "DecryptSourceObjects",
+                (kms.Decrypt,),
+                [keys.data_key_arn],
+                Condition(StringEquals("kms:ViaService", f"s3.{ctx.region}.amazonaws.com")),
+            ),
+            allow(
+                "EncryptReplicasWithPeerKey",
+                (kms.Encrypt, kms.GenerateDataKey),
+                [inputs.peer_data_key_arn],
+                Condition(StringEquals("kms:ViaService", f"s3.{ctx.peer_region}.amazonaws.com")),
+            ),
+        ),
+    )
+    return template.add_resource(
+        Role(
+            "ReplicationRole",
+            RoleName=ctx.regional_name("s3-replication"),
+            AssumeRolePolicyDocument=service_trust(
+                "s3.amazonaws.com",
+                Condition(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
+            ),
+            Policies=If(inputs.replicate_condition, [policy], NoValue),
+            Tags=ctx.tags(),
+        )
+    )
+
+
+def _log_delivery_grant(ctx: StackContext, bucket: Bucket, sources: tuple[str, ...]) -> Statement:
+    """S3 delivers server access logs as logging.s3.amazonaws.com, and under
+    BucketOwnerEnforced only a bucket policy can let it write ("Permissions can only be
+    granted using policies", PutBucketLogging): each source bucket's prefix, only for
+    this account's source buckets (aws:SourceAccount, aws:SourceArn; rules pack E9004)."""
+    source_arns = [
+        Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}")
+        for purpose in sources
+    ]
+    return allow(
+        "AllowServerAccessLogDelivery",
+        (s3.PutObject,),
+        [Sub(f"${{Bucket}}/{purpose}/*", Bucket=GetAtt(bucket, "Arn")) for purpose in sources],
+        Condition(
+            [
+                StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
+                ArnLike("aws:SourceArn", source_arns),
+            ]
+        ),
+        principal=Principal("Service", LOG_DELIVERY_SERVICE),
+    )
+
+
+def _access_log_bucket(
+    template: Template, ctx: StackContext, sources: tuple[str, ...]
+) -> tuple[Bucket, BucketPolicy]:
+    """Target of the `sources` buckets' server access logs (each under `<purpose>/`).
+
+    S3 log delivery supports only SSE-S3 on its target and no Object Lock default
+    retention, so this bucket differs from the data buckets in exactly those two ways
+    (rules pack E9005). The policy is returned so the source buckets can depend on it:
+    logging is switched on only once delivery is allowed.
+    """
+    bucket = template.add_resource(
+        Bucket(
+            "AccessLogsBucket",
+            BucketName=bucket_name(ctx, "access-logs"),
+            BucketEncryption=BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
+                            SSEAlgorithm="AES256"
+                        )
+                    )
+                ]
+            ),
+            VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+            PublicAccessBlockConfiguration=_public_access_blocked(),
+            OwnershipControls=OwnershipControls(
+                Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            LifecycleConfiguration=LifecycleConfiguration(
+                Rules=[
+                    LifecycleRule(
+                        Id="expire-access-logs",
+                        Status="Enabled",
+                        ExpirationInDays=ctx.env.storage.audit_retention_days,
+                        NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=1),
+                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+                            DaysAfterInitiation=MULTIPART_ABORT_DAYS
+                        ),
+                    )
+                ]
+            ),
+            Tags=ctx.tags(),
+            **KEEP_DATA,
+        )
+    )
+    policy = _tls_only_policy(
+        template, "AccessLogsBucketPolicy", bucket, _log_delivery_grant(ctx, bucket, sources)
+    )
+    return bucket, policy
+
+
+def _audit_lifecycle(ctx: StackContext) -> LifecycleRule:
+    storage = ctx.env.storage
+    if storage.audit_after_retention is ArchiveMode.GLACIER:
+        # Kept for the retention period in S3, then archived until audit_archive_days.
+        return LifecycleRule(
+            Id="archive-audit-records",
+            Status="Enabled",
+            Transitions=[
+                LifecycleRuleTransition(
+                    StorageClass="DEEP_ARCHIVE", TransitionInDays=storage.audit_retention_days
+                )
+            ],
+            ExpirationInDays=storage.audit_archive_days,
+            NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=1),
+            AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+                DaysAfterInitiation=MULTIPART_ABORT_DAYS
+            ),
+        )
+    return LifecycleRule(
+        Id="expire-audit-records",
+        Status="Enabled",
+        ExpirationInDays=storage.audit_retention_days,
+        # Object Lock still protects every version until its retention date passes.
+        NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=1),
+        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+            DaysAfterInitiation=MULTIPART_ABORT_DAYS
+        ),
+    )
+
+
+def _data_bucket(
+    template: Template,
+    ctx: StackContext,
+    keys: KeyRefs,
+    inputs: StageInputs,
+    role: Role,
+    logs: tuple[Bucket, BucketPolicy],
+    purpose: str,
+    peer_arn: AWSHelperFn,
+    **extra: object,
+) -> Bucket:
+    logical = purpose.capitalize()
+    bucket = template.add_resource(
+        Bucket(
+            f"{logical}Bucket",
+            BucketName=bucket_name(ctx, purpose),
+            BucketEncryption=_kms_encryption(keys),
+            VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+            PublicAccessBlockConfiguration=_public_access_blocked(),
+            OwnershipControls=OwnershipControls(
+                Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            LoggingConfiguration=LoggingConfiguration(
+                DestinationBucketName=Ref(logs[0]), LogFilePrefix=f"{purpose}/"
+            ),
+            ReplicationConfiguration=_replication(
+                ctx, inputs, role, peer_arn, f"{purpose}-to-peer"
+            ),
+            Tags=ctx.tags(),
+            DependsOn=[logs[1].title],
+            **KEEP_DATA,
+            **extra,
+        )
+    )
+    _tls_only_policy(template, f"{logical}BucketPolicy", bucket)
+    return bucket
+
+
+def add_storage(
+    template: Template, ctx: StackContext, keys: KeyRefs, inputs: StageInputs
+) -> StorageRefs:
+    storage = ctx.env.storage
+    role = _replication_role(template, ctx, keys, inputs)
+    logs = _access_log_bucket(template, ctx, LOGGED_BUCKETS)
+    config = _data_bucket(
+        template,
+        ctx,
+        keys,
+        inputs,
+        role,
+        logs,
+        "config",
+        inputs.peer_config_bucket_arn,
+        LifecycleConfiguration=LifecycleConfiguration(
+            Rules=[
+                LifecycleRule(
+                    Id="expire-old-config-versions",
+                    Status="Enabled",
+                    NoncurrentVersionExpiration=NoncurrentVersionExpiration(
+                        NoncurrentDays=storage.noncurrent_version_days
+                    ),
+                    AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+                        DaysAfterInitiation=MULTIPART_ABORT_DAYS
+                    ),
+                )
+            ]
+        ),
+    )
+    audit = _data_bucket(
+        template,
+        ctx,
+        keys,
+        inputs,
+        role,
+        logs,
+        "audit",
+        inputs.peer_audit_bucket_arn,
+        LifecycleConfiguration=LifecycleConfiguration(Rules=[_audit_lifecycle(ctx)]),
+        # Immutable audit trail: no version can be deleted or overwritten in retention.
+        ObjectLockEnabled=True,
+        ObjectLockConfiguration=ObjectLockConfiguration(
+            ObjectLockEnabled="Enabled",
+            Rule=ObjectLockRule(
+                DefaultRetention=DefaultRetention(
+                    Mode=storage.object_lock_mode, Days=storage.audit_retention_days
+                )
+            ),
+        ),
+    )
+    return StorageRefs(
+        config_bucket=Ref(config),
+        config_bucket_arn=GetAtt(config, "Arn"),
+        audit_bucket=Ref(audit),
+        audit_bucket_arn=GetAtt(audit, "Arn"),
+        replication_role_arn=GetAtt(role, "Arn"),
+    )
