@@ -1,6 +1,6 @@
 """Lambda entry point for GET /health (handler `health_handler.handler`): 200 when this
-region can serve (database writable, trade queue and sessions table reachable), else 503.
-`?probe=liveness` asks only whether the region is alive: a read-only database passes."""
+region can accept trades (the database answers, as writer or reader; the trade queue and
+the sessions table are reachable), else 503. `?probe=liveness` runs the same checks."""
 
 from __future__ import annotations
 
@@ -46,15 +46,18 @@ def runtime() -> Runtime:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
     s = rt.settings
+    roles: dict[str, str] = {}
     checks = run_checks(
         {
-            "database": database_probe(rt.connector, require_writer=not wants_liveness(event)),
+            "database": database_probe(rt.connector, roles),
             "queue": partial(probe_queue, rt.sqs, s.queue_url),
             "sessions": partial(probe_sessions_table, rt.dynamodb, s.sessions_table),
         },
         timeout_s=s.timeout_s,
     )
-    status, body = health(s.region, checks)
+    status, body = health(s.region, checks, roles)
     failed = {c.name: f"{c.error}: {c.detail}" for c in checks if not c.ok}
-    (logger.warning if failed else logger.debug)("health", status=status, failed=failed)
+    (logger.warning if failed else logger.debug)(
+        "health", status=status, failed=failed, liveness_probe=wants_liveness(event)
+    )
     return response(status, body)

@@ -1,4 +1,14 @@
-"""GET /health: can this region serve? Each dependency checked in parallel with a deadline.
+"""GET /health: can this region accept trades? Each dependency checked in parallel with a
+deadline.
+
+Accepting a trade needs the sessions table, the journal and this region's queue, not the
+Aurora writer: a read-only member's processor defers what it cannot store and the writer
+region's reconciler replays it from the journal. So a region whose database answers in
+either role is healthy, and Route 53 can move traffic to the recovery region as soon as
+the primary fails its checks, before the promotion (the DR budget's traffic path). The
+fence, not this answer, keeps traffic off an old primary after a failover. The journal is
+a DynamoDB table in the same region as the sessions table, which stands for both here:
+probing it too needs its name and a DescribeTable grant in the health function's template.
 
 Route 53 counts a region healthy on 2xx/3xx answered within 2 s of connecting, so the
 checks run concurrently and a check still running at the deadline counts as failed.
@@ -67,39 +77,37 @@ LIVENESS = "liveness"
 
 
 def wants_liveness(event: Mapping[str, Any]) -> bool:
-    """`GET /health?probe=liveness`: is this region alive, whatever its role? The probes
-    that decide failover ask this, so a healthy read-only member never looks down."""
+    """`GET /health?probe=liveness`, what the probes that decide failover ask. It runs the
+    same checks as the traffic check (both accept a read-only member); the query names the
+    question in their logs."""
     params = event.get("queryStringParameters") or {}
     return isinstance(params, Mapping) and params.get("probe") == LIVENESS
 
 
-def database_probe(connector: Connector, *, require_writer: bool = True) -> Callable[[], None]:
-    """A fresh connection each time: a kept one could pass while new ones fail."""
+def database_probe(connector: Connector, roles: dict[str, str]) -> Callable[[], None]:
+    """A fresh connection each time: a kept one could pass while new ones fail. The
+    member's role (writer or reader) goes into `roles` for the answer's body."""
 
     def probe() -> None:
         conn = connector.connect()
         try:
-            # Through the global writer endpoint this is the writer; a read-only answer
-            # means a failover is under way and writes would fail. Liveness only needs
-            # the database to answer.
             [[read_only]] = conn.run("SELECT pg_is_in_recovery()")
-            if read_only and require_writer:
-                raise ReadOnlyDatabaseError("the database answered read-only")
+            roles["database"] = "reader" if read_only else "writer"
         finally:
             close_quietly(conn)
 
     return probe
 
 
-class ReadOnlyDatabaseError(RuntimeError):
-    pass
-
-
-def health(region: str, checks: list[Check]) -> tuple[int, dict[str, Any]]:
+def health(
+    region: str, checks: list[Check], roles: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     healthy = all(c.ok for c in checks)
-    body = {
+    body: dict[str, Any] = {
         "region": region,
         "status": "ok" if healthy else "unavailable",
         "checks": {c.name: c.public() for c in checks},
     }
+    if roles and "database" in roles:
+        body["database_role"] = roles["database"]  # for operators; routing ignores it
     return (200 if healthy else 503), body

@@ -134,15 +134,18 @@ def region_outage(world: DrillWorld, result: DrillResult) -> None:
     )
     result.expect(f"the writer is in {secondary}", world.writer_region() == secondary)
     result.expect(f"DNS answers {secondary}", _until_dns_answers(world, secondary))
+    moved = [t for t, a in world.answers if t > outage_at and a.record.set_identifier == secondary]
+    # The secondary accepts trades before the promotion: DNS need not wait for it.
+    result.figures[f"outage to DNS answering {secondary}"] = moved[0] - outage_at
+    fence_check = f"{secondary}/FenceHealthCheck"
+    world.run_for(120, until=lambda: not world.health()[fence_check])
     fenced_at = world.offset_s
-    result.figures[f"outage to DNS answering {secondary}"] = fenced_at - outage_at
+    result.figures["outage to the fence holding the old primary out of DNS"] = fenced_at - outage_at
     world.run_for(120)
     result.expect(*_nothing_called(world, primary))
     world.down.discard(primary)
-    world.stale_writer.add(primary)
-    world.note(primary, "region back; its /health answers 200 as if it were the writer")
+    world.note(primary, "region back; its /health answers 200 (it can accept trades)")
     world.run_for(FENCE_HOLD_S)
-    fence_check = f"{secondary}/FenceHealthCheck"
     since = [(t, h) for t, h in world.health_history[fence_check] if t <= fenced_at]
     after = [(t, h) for t, h in world.health_history[fence_check] if t > fenced_at]
     result.expect(
@@ -150,7 +153,10 @@ def region_outage(world: DrillWorld, result: DrillResult) -> None:
         f"(more than {FENCE_HOLD_S} s) after the failover",
         bool(since) and not since[-1][1] and not after,
     )
-    answers = [a.record.set_identifier for t, a in world.answers if t >= fenced_at]
+    in_effect = [a for t, a in world.answers if t <= fenced_at][-1:]
+    answers = [a.record.set_identifier for a in in_effect] + [
+        a.record.set_identifier for t, a in world.answers if t > fenced_at
+    ]
     result.expect(
         f"DNS answered {secondary} all along, with the old primary back and answering 200",
         set(answers) == {secondary},

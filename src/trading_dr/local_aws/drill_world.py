@@ -26,10 +26,9 @@ simulated time (clock.py) at a time:
 Nothing reads or sets an alarm's state to decide routing: the health checks read data.
 
 The network is a model: a region is up or down (`down`), a link from one vantage point to a
-region can be cut (`cut`); an endpoint answers `/health?probe=liveness` 200 while its region
-is up, and `/health` 200 only while its database member is the writer (as
-lambda_src/health does), or always for a region in `stale_writer` (an old primary back
-from an outage that still believes it is the writer: only the fence keeps DNS off it).
+region can be cut (`cut`); an endpoint answers `/health` (and `/health?probe=liveness`) 200
+while its region is up, in either database role, as lambda_src/health does: a region can
+accept trades before it is the writer, so only the fence keeps DNS off an old primary.
 Down regions run nothing, and every AWS call addressed to one (by the drill's actors or by
 the workflow's own tasks) fails to connect and is recorded in `refused`: what acts during
 an outage must use only the regions that are up.
@@ -216,7 +215,6 @@ class DrillWorld:
         )
         self.down: set[str] = set()
         self.cut: set[tuple[str, str]] = set()
-        self.stale_writer: set[str] = set()
         self.lag_ms = DEFAULT_LAG_MS
         self.timeline: list[Entry] = []
         self.pages: list[Page] = []
@@ -495,9 +493,7 @@ class DrillWorld:
             raise DrillError(f"no endpoint {url} in this drill")
         if region in self.down or vantage in self.down or (vantage, region) in self.cut:
             return 0
-        if parsed.query == "probe=liveness":
-            return 200
-        return 200 if self.writer_region() == region or region in self.stale_writer else 503
+        return 200
 
     def health(self) -> dict[str, bool]:
         return {

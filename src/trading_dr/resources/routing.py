@@ -49,7 +49,7 @@ FAILOVER_ROLES = ("PRIMARY", "SECONDARY")
 FAILOVER_RECORD_TTL_S = 10
 HEALTH_PATH = "/health"
 # What probes deciding failover ask: is the region alive (a read-only member is), not is
-# it the writer. Route 53's traffic check keeps HEALTH_PATH (who can serve writes).
+# it the writer. Route 53's traffic check asks HEALTH_PATH (can it accept trades).
 LIVENESS_PATH = "/health?probe=liveness"
 # Route 53 reads alarm-based checks from standard-resolution metrics only.
 FENCE_PERIOD_S = 60

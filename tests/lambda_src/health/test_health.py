@@ -69,6 +69,7 @@ def test_region_with_all_dependencies_reachable_is_healthy(health: Health) -> No
     assert status == 200
     assert body["region"] == "us-east-1"
     assert body["status"] == "ok"
+    assert body["database_role"] == "writer"
     assert set(body["checks"]) == {"database", "queue", "sessions"}
     assert all(c["ok"] for c in body["checks"].values())
 
@@ -148,16 +149,20 @@ def test_a_check_that_hangs_fails_at_the_deadline() -> None:
     assert body["checks"]["fast"]["ok"] is True
 
 
-def test_read_only_database_is_not_healthy(health: Health) -> None:
-    # GIVEN a database answering read-only, as the demoted writer does mid-failover
-    # WHEN the database probe runs
-    checks = health_logic.run_checks(
-        {"database": health_logic.database_probe(_ReadOnly())},  # type: ignore[arg-type]
-        timeout_s=1,
-    )
+def test_a_read_only_member_can_accept_trades() -> None:
+    # GIVEN a database answering as a read-only member (the recovery region before the
+    # promotion, or the old primary after a switchover)
+    roles: dict[str, str] = {}
+    probe = health_logic.database_probe(_ReadOnly(), roles)  # type: ignore[arg-type]
 
-    # THEN it fails
-    assert checks[0].error == "ReadOnlyDatabaseError"
+    # WHEN Route 53's traffic check runs the probes
+    checks = health_logic.run_checks({"database": probe, "queue": lambda: None}, timeout_s=1)
+    status, body = health_logic.health("us-east-2", checks, roles)
+
+    # THEN the region is healthy: intake journals and queues the trade, the processor
+    # defers it until this region is the writer, the writer's reconciler replays it
+    assert status == 200
+    assert body["database_role"] == "reader"
 
 
 class _ReadOnly:
@@ -173,14 +178,6 @@ class _ReadOnly:
                 pass
 
         return Conn()
-
-
-def test_liveness_accepts_a_read_only_member() -> None:
-    # A healthy reader after a switchover is alive: the probes deciding failover must
-    # not see it as down, while Route 53's traffic check still refuses it.
-    probe = health_logic.database_probe(_ReadOnly(), require_writer=False)  # type: ignore[arg-type]
-    (check,) = health_logic.run_checks({"database": probe}, timeout_s=1)
-    assert check.ok is True
 
 
 def test_liveness_query_answers_200_on_a_serving_region(health: Health) -> None:
@@ -202,13 +199,13 @@ def test_liveness_query_answers_200_on_a_serving_region(health: Health) -> None:
         ("probe=liveness", False),
     ],
 )
-def test_only_the_exact_liveness_query_relaxes_the_writer_check(
+def test_only_the_exact_liveness_query_is_named_a_liveness_probe(
     params: Any, liveness: bool
 ) -> None:
     assert health_logic.wants_liveness({"queryStringParameters": params}) is liveness
 
 
 @given(st.dictionaries(st.text(max_size=20), st.text(max_size=20)) | st.none() | st.text())
-def test_any_other_query_keeps_the_writer_check(params: Any) -> None:
+def test_any_other_query_is_a_traffic_probe(params: Any) -> None:
     expected = isinstance(params, dict) and params.get("probe") == "liveness"
     assert health_logic.wants_liveness({"queryStringParameters": params}) is expected
