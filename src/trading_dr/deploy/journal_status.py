@@ -20,6 +20,7 @@ OLDEST_AGE = "JournalOldestUnreconciledAgeSeconds"
 # The reconciler publishes every pass (at least once a minute): a window of a few minutes
 # holds its last figures, and nothing in it means it has not run.
 WINDOW = timedelta(minutes=5)
+PERIOD_S = 60
 
 
 def journal_backlog(
@@ -55,8 +56,10 @@ def _latest(dep: Deployment, cloudwatch: Any, metric: str, end: datetime) -> flo
             {"Name": "Environment", "Value": dep.env.suffix},
         ],
         StartTime=end - WINDOW,
-        EndTime=end,
-        Period=60,
+        # One period past now: the end is exclusive and compared at whole seconds (moto
+        # truncates it), so a figure published within the current second would be missed.
+        EndTime=end + timedelta(seconds=PERIOD_S),
+        Period=PERIOD_S,
         Statistics=["Maximum"],
     ).get("Datapoints", [])
     if not points:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from click.testing import CliRunner
 
-from tests.trading_dr.local_aws.fixtures import use_account
+from tests.trading_dr.local_aws.fixtures import make_deployment, use_account
 from trading_dr.cli import cli, register_operating_commands
+from trading_dr.config import Environment
+from trading_dr.deploy.journal_status import journal_backlog
 from trading_dr.local_aws.server import LocalAws
 
 register_operating_commands()
@@ -212,3 +215,27 @@ def test_status_shows_each_regions_unreconciled_journal_entries(
     journal = {row["region"]: row for row in json.loads(data.stdout)["journal"]}
     assert (journal["us-east-1"]["unreconciled"], journal["us-east-1"]["oldest_age_s"]) == (3, 42)
     assert journal["us-east-2"]["unreconciled"] is None
+
+
+def test_a_figure_published_this_second_is_shown(local_aws: LocalAws, prod: Environment) -> None:
+    # GIVEN the reconciler published its figures a fraction of a second ago
+    now = datetime.now(UTC).replace(microsecond=900_000)
+    dep = make_deployment(local_aws, prod, {})
+    cloudwatch = dep.clients.client("cloudwatch", "us-east-1")
+    dimensions = [
+        {"Name": "service", "Value": "trade-reconciler"},
+        {"Name": "Environment", "Value": "prod"},
+    ]
+    cloudwatch.put_metric_data(
+        Namespace="TradingDR",
+        MetricData=[
+            {"MetricName": name, "Dimensions": dimensions, "Value": 7, "Timestamp": now}
+            for name in ("JournalUnreconciled", "JournalOldestUnreconciledAgeSeconds")
+        ],
+    )
+
+    # WHEN the status is read within the same second
+    rows = journal_backlog(dep, ("us-east-1",), now=now + timedelta(microseconds=50_000))
+
+    # THEN the figures are there
+    assert [(r["unreconciled"], r["oldest_age_s"]) for r in rows] == [(7, 7.0)]
