@@ -14,7 +14,12 @@ from troposphere import GetAtt, Join, Output, Template
 
 from trading_dr.config import Environment, Role
 from trading_dr.resources.api import add_api
-from trading_dr.resources.application import PROCESSOR_TIMEOUT_S, ApplicationRefs, add_application
+from trading_dr.resources.application import (
+    PROCESSOR_TIMEOUT_S,
+    ApplicationProps,
+    ApplicationRefs,
+    add_application,
+)
 from trading_dr.resources.database import add_database, add_global_cluster, peer_member_cluster_arn
 from trading_dr.resources.dns import NAME_SERVERS_OUTPUT, add_alias_record, add_hosted_zone
 from trading_dr.resources.failover.machine import WorkflowTargets, add_failover_workflow
@@ -156,8 +161,10 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
     storage = add_storage(template, ctx, keys, inputs)
     queues = add_queues(template, ctx, keys, PROCESSOR_TIMEOUT_S)
     app = add_application(
-        template, ctx, network, keys, db, storage, queues, inputs.sessions_table_name,
-        inputs.journal_table_name, Artifacts(inputs.artifact_bucket, code_keys),
+        template, ctx, ApplicationProps(
+            network, keys, db, storage, queues, inputs.sessions_table_name,
+            inputs.journal_table_name, Artifacts(inputs.artifact_bucket, code_keys),
+        ),
     )  # fmt: skip
     api = add_api(template, ctx, keys, inputs.hosted_zone_id, app.intake, app.health)
     add_alias_record(

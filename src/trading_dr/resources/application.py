@@ -121,69 +121,102 @@ def _write_audit_records(storage: StorageRefs, keys: KeyRefs) -> list[Statement]
     ]
 
 
+@dataclass(frozen=True)
+class ApplicationProps:
+    """What the trade path's functions use, from the builders before it."""
+
+    network: NetworkRefs
+    keys: KeyRefs
+    db: DatabaseRefs
+    storage: StorageRefs
+    queues: QueueRefs
+    sessions_table: AWSHelperFn
+    journal_table: AWSHelperFn
+    artifacts: Artifacts
+
+
 def add_application(
-    template: Template,
-    ctx: StackContext,
-    network: NetworkRefs,
-    keys: KeyRefs,
-    db: DatabaseRefs,
-    storage: StorageRefs,
-    queues: QueueRefs,
-    sessions_table: AWSHelperFn,
-    journal_table: AWSHelperFn,
-    artifacts: Artifacts,
+    template: Template, ctx: StackContext, props: ApplicationProps
 ) -> ApplicationRefs:
     def add(spec: FunctionSpec) -> FunctionRefs:
-        return add_function(template, ctx, spec, network, keys, artifacts)
+        return add_function(template, ctx, spec, props.network, props.keys, props.artifacts)
 
-    iam_db = {**_database_env(db), "DB_AUTH": "iam", "DB_USER": APP_DB_USER}
-    intake = add(
-        FunctionSpec(
-            name="intake",
-            handler="intake_handler.handler",
-            description="POST /trades: validate, check the session, enqueue",
-            memory_mb=512,
-            timeout_s=10,
-            reserved_concurrency=100,
-            environment={
-                "TRADE_QUEUE_URL": queues.queue_url,
-                "SESSIONS_TABLE_NAME": sessions_table,
-                "JOURNAL_TABLE_NAME": journal_table,
-                "JOURNAL_TTL_DAYS": str(ctx.env.journal.ttl_days),
-            },
-            statements=[
-                allow("ReadSessions", (dynamodb.GetItem,), [regional_table_arn(sessions_table)]),
-                # A conditional PutItem; a refused one returns the stored item itself.
-                allow("JournalTrades", (dynamodb.PutItem,), [regional_table_arn(journal_table)]),
-                *grant_send(queues, keys),
-            ],
-        )
+    intake = add(_intake(ctx, props))
+    processor = add(_processor(props))
+    _add_trade_queue_mapping(template, props.queues, processor)
+    health = add(_health(props))
+    shipper = add(_shipper(ctx, props))
+    # In both regions: only the writer's database lets it delete rows, and after a failover
+    # the new writer's shipper drains what the old one left (the table is replicated).
+    add_schedule(
+        template, ctx, "AuditShipRule", SHIP_SCHEDULE, ("shipper", shipper), "{}",
+        "ship the audit outbox into the audit bucket",
+    )  # fmt: skip
+    reconciler = _add_reconciler(template, ctx, add, props)
+    secret_arn = props.db.secret_arn
+    migrate = add(_migrator(props, secret_arn)) if secret_arn is not None else None
+    return ApplicationRefs(
+        intake=intake, processor=processor, health=health, shipper=shipper,
+        reconciler=reconciler, migrate=migrate,
+    )  # fmt: skip
+
+
+def _app_login_env(db: DatabaseRefs) -> dict[str, AWSHelperFn | str]:
+    return {**_database_env(db), "DB_AUTH": "iam", "DB_USER": APP_DB_USER}
+
+
+def _intake(ctx: StackContext, props: ApplicationProps) -> FunctionSpec:
+    return FunctionSpec(
+        name="intake",
+        handler="intake_handler.handler",
+        description="POST /trades: validate, check the session, enqueue",
+        memory_mb=512,
+        timeout_s=10,
+        reserved_concurrency=100,
+        environment={
+            "TRADE_QUEUE_URL": props.queues.queue_url,
+            "SESSIONS_TABLE_NAME": props.sessions_table,
+            "JOURNAL_TABLE_NAME": props.journal_table,
+            "JOURNAL_TTL_DAYS": str(ctx.env.journal.ttl_days),
+        },
+        statements=[
+            allow("ReadSessions", (dynamodb.GetItem,), [regional_table_arn(props.sessions_table)]),
+            # A conditional PutItem; a refused one returns the stored item itself.
+            allow("JournalTrades", (dynamodb.PutItem,), [regional_table_arn(props.journal_table)]),
+            *grant_send(props.queues, props.keys),
+        ],
     )
-    processor = add(
-        FunctionSpec(
-            name="processor",
-            handler="processor_handler.handler",
-            description="SQS: store each trade once in Aurora with its batch's audit object",
-            memory_mb=512,
-            timeout_s=PROCESSOR_TIMEOUT_S,
-            reserved_concurrency=PROCESSOR_MAX_CONCURRENCY,
-            environment={
-                **iam_db,
-                "AUDIT_BUCKET": storage.audit_bucket,
-                "TRADE_QUEUE_URL": queues.queue_url,
-                "DEFER_DELAY_SECONDS": str(DEFER_DELAY_S),
-            },
-            statements=[
-                *grant_consume(queues, keys),
-                # Where it is not the writer, trades it cannot store go back to the queue.
-                *grant_send(queues, keys),
-                _iam_login(db),
-                # Only when the database is down does the processor put a batch's audit
-                # object itself (the batch then stored nothing, and is redelivered).
-                *_write_audit_records(storage, keys),
-            ],
-        )
+
+
+def _processor(props: ApplicationProps) -> FunctionSpec:
+    return FunctionSpec(
+        name="processor",
+        handler="processor_handler.handler",
+        description="SQS: store each trade once in Aurora with its batch's audit object",
+        memory_mb=512,
+        timeout_s=PROCESSOR_TIMEOUT_S,
+        reserved_concurrency=PROCESSOR_MAX_CONCURRENCY,
+        environment={
+            **_app_login_env(props.db),
+            "AUDIT_BUCKET": props.storage.audit_bucket,
+            "TRADE_QUEUE_URL": props.queues.queue_url,
+            "DEFER_DELAY_SECONDS": str(DEFER_DELAY_S),
+        },
+        statements=[
+            *grant_consume(props.queues, props.keys),
+            # Where it is not the writer, trades it cannot store go back to the queue.
+            *grant_send(props.queues, props.keys),
+            _iam_login(props.db),
+            # Only when the database is down does the processor put a batch's audit
+            # object itself (the batch then stored nothing, and is redelivered).
+            *_write_audit_records(props.storage, props.keys),
+        ],
     )
+
+
+def _add_trade_queue_mapping(
+    template: Template, queues: QueueRefs, processor: FunctionRefs
+) -> None:
     template.add_resource(
         EventSourceMapping(
             "ProcessorTradeQueueMapping",
@@ -196,86 +229,78 @@ def add_application(
             Enabled=True,
         )
     )
-    health = add(
-        FunctionSpec(
-            name="health",
-            handler="health_handler.handler",
-            description="GET /health: can this region serve? (Route 53 health check)",
-            memory_mb=256,
-            timeout_s=5,
-            reserved_concurrency=10,
-            environment={
-                **iam_db,
-                "TRADE_QUEUE_URL": queues.queue_url,
-                "SESSIONS_TABLE_NAME": sessions_table,
-                "HEALTH_TIMEOUT_SECONDS": "1.5",
-            },
-            statements=[
-                *grant_read_attributes(queues),
-                allow(
-                    "DescribeSessionsTable",
-                    (dynamodb.DescribeTable,),
-                    [regional_table_arn(sessions_table)],
-                ),
-                _iam_login(db),
-            ],
-        )
+
+
+def _health(props: ApplicationProps) -> FunctionSpec:
+    return FunctionSpec(
+        name="health",
+        handler="health_handler.handler",
+        description="GET /health: can this region serve? (Route 53 health check)",
+        memory_mb=256,
+        timeout_s=5,
+        reserved_concurrency=10,
+        environment={
+            **_app_login_env(props.db),
+            "TRADE_QUEUE_URL": props.queues.queue_url,
+            "SESSIONS_TABLE_NAME": props.sessions_table,
+            "HEALTH_TIMEOUT_SECONDS": "1.5",
+        },
+        statements=[
+            *grant_read_attributes(props.queues),
+            allow(
+                "DescribeSessionsTable",
+                (dynamodb.DescribeTable,),
+                [regional_table_arn(props.sessions_table)],
+            ),
+            _iam_login(props.db),
+        ],
     )
-    shipper = add(
-        FunctionSpec(
-            name="shipper",
-            handler="shipper_handler.handler",
-            description="Put each batch's audit object from the database outbox into S3",
-            memory_mb=256,
-            timeout_s=SHIPPER_TIMEOUT_S,
-            reserved_concurrency=1,  # runs take an advisory lock anyway
-            environment={
-                **_database_env(db),
-                "DB_AUTH": "iam",
-                "DB_USER": AUDIT_DB_USER,
-                "AUDIT_BUCKET": storage.audit_bucket,
-                "ENVIRONMENT": ctx.env.suffix,
-            },
-            statements=[
-                _iam_login(db, AUDIT_DB_USER, "ConnectAsAuditUser"),
-                *_write_audit_records(storage, keys),
-            ],
-        )
+
+
+def _shipper(ctx: StackContext, props: ApplicationProps) -> FunctionSpec:
+    return FunctionSpec(
+        name="shipper",
+        handler="shipper_handler.handler",
+        description="Put each batch's audit object from the database outbox into S3",
+        memory_mb=256,
+        timeout_s=SHIPPER_TIMEOUT_S,
+        reserved_concurrency=1,  # runs take an advisory lock anyway
+        environment={
+            **_database_env(props.db),
+            "DB_AUTH": "iam",
+            "DB_USER": AUDIT_DB_USER,
+            "AUDIT_BUCKET": props.storage.audit_bucket,
+            "ENVIRONMENT": ctx.env.suffix,
+        },
+        statements=[
+            _iam_login(props.db, AUDIT_DB_USER, "ConnectAsAuditUser"),
+            *_write_audit_records(props.storage, props.keys),
+        ],
     )
-    # In both regions: only the writer's database lets it delete rows, and after a failover
-    # the new writer's shipper drains what the old one left (the table is replicated).
-    add_schedule(
-        template, ctx, "AuditShipRule", SHIP_SCHEDULE, ("shipper", shipper), "{}",
-        "ship the audit outbox into the audit bucket",
-    )  # fmt: skip
-    reconciler = _add_reconciler(template, ctx, add, db, queues, keys, journal_table)
-    migrate = None
-    if db.secret_arn is not None:
-        migrate = add(
-            FunctionSpec(
-                name="migrate",
-                handler="migrate_handler.handler",
-                description="Apply the reviewed SQL migrations (invoked once per rollout)",
-                memory_mb=256,
-                timeout_s=300,
-                reserved_concurrency=1,  # migrations take an advisory lock anyway
-                environment={
-                    **_database_env(db),
-                    "DB_AUTH": "secret",
-                    "DB_SECRET_ARN": db.secret_arn,
-                    # One statement may rewrite a large table: well inside the 300 s timeout.
-                    "DB_TIMEOUT_SECONDS": "240",
-                },
-                statements=[
-                    allow("ReadMasterSecret", (secretsmanager.GetSecretValue,), [db.secret_arn]),
-                    allow("DecryptMasterSecret", (kms.Decrypt,), [keys.data_key_arn]),
-                ],
-            )
-        )
-    return ApplicationRefs(
-        intake=intake, processor=processor, health=health, shipper=shipper,
-        reconciler=reconciler, migrate=migrate,
-    )  # fmt: skip
+
+
+def _migrator(props: ApplicationProps, secret_arn: AWSHelperFn) -> FunctionSpec:
+    """Only where the writer (and so the master secret) lives."""
+    db = props.db
+    return FunctionSpec(
+        name="migrate",
+        handler="migrate_handler.handler",
+        description="Apply the reviewed SQL migrations (invoked once per rollout)",
+        memory_mb=256,
+        timeout_s=300,
+        reserved_concurrency=1,  # migrations take an advisory lock anyway
+        environment={
+            **_database_env(db),
+            "DB_AUTH": "secret",
+            "DB_SECRET_ARN": secret_arn,
+            # One statement may rewrite a large table: well inside the 300 s timeout.
+            "DB_TIMEOUT_SECONDS": "240",
+        },
+        statements=[
+            allow("ReadMasterSecret", (secretsmanager.GetSecretValue,), [secret_arn]),
+            allow("DecryptMasterSecret", (kms.Decrypt,), [props.keys.data_key_arn]),
+        ],
+    )
 
 
 def reconciler_environment(ctx: StackContext, journal: JournalSettings) -> dict[str, str]:
@@ -289,11 +314,14 @@ def reconciler_environment(ctx: StackContext, journal: JournalSettings) -> dict[
 
 
 def _add_reconciler(
-    template: Template, ctx: StackContext, add: Callable[[FunctionSpec], FunctionRefs],
-    db: DatabaseRefs, queues: QueueRefs, keys: KeyRefs, journal_table: AWSHelperFn,
-) -> FunctionRefs:  # fmt: skip
+    template: Template,
+    ctx: StackContext,
+    add: Callable[[FunctionSpec], FunctionRefs],
+    props: ApplicationProps,
+) -> FunctionRefs:
     """In both regions; it replays only where the database is the writer, so after a
     failover the new writer's reconciler stores what the old primary's queue stranded."""
+    db, queues, journal_table = props.db, props.queues, props.journal_table
     reconciler = add(
         FunctionSpec(
             name="reconciler",
@@ -325,7 +353,7 @@ def _add_reconciler(
                 ),
                 # Reads trades (trading_app may SELECT and INSERT; it only SELECTs here).
                 _iam_login(db),
-                *grant_send(queues, keys),
+                *grant_send(queues, props.keys),
             ],
         )
     )
