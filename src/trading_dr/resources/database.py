@@ -90,7 +90,7 @@ def add_database(
     global_cluster_id: AWSHelperFn,
     writer: bool,
 ) -> DatabaseRefs:
-    db = ctx.env.database
+    """This region's member of the global cluster; the master secret only in the writer."""
     subnet_group = template.add_resource(
         DBSubnetGroup(
             "DbSubnetGroup",
@@ -99,6 +99,39 @@ def add_database(
             Tags=ctx.tags(),
         )
     )
+    cluster_params, instance_params = _add_parameter_groups(template, ctx)
+    monitoring_role = template.add_resource(
+        IamRole(
+            "DbMonitoringRole",
+            RoleName=ctx.regional_name("rds-monitoring"),
+            AssumeRolePolicyDocument=service_trust("monitoring.rds.amazonaws.com"),
+            ManagedPolicyArns=[
+                "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+            ],
+            Tags=ctx.tags(),
+        )
+    )
+    secret = _add_master_secret(template, ctx, keys) if writer else None
+    credentials = _master_credentials(ctx, secret) if secret is not None else {}
+    cluster = _add_cluster(
+        template, ctx, network, keys, global_cluster_id, (subnet_group, cluster_params),
+        credentials,
+    )  # fmt: skip
+    _add_instance(template, ctx, keys, cluster, instance_params, monitoring_role)
+    return DatabaseRefs(
+        cluster_id=Ref(cluster),
+        cluster_arn=GetAtt(cluster, "DBClusterArn"),
+        cluster_resource_id=GetAtt(cluster, "DBClusterResourceId"),
+        endpoint=GetAtt(cluster, "Endpoint.Address"),
+        reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
+        port=GetAtt(cluster, "Endpoint.Port"),
+        secret_arn=Ref(secret) if secret is not None else None,
+    )
+
+
+def _add_parameter_groups(
+    template: Template, ctx: StackContext
+) -> tuple[DBClusterParameterGroup, DBParameterGroup]:
     cluster_params = template.add_resource(
         DBClusterParameterGroup(
             "DbClusterParameterGroup",
@@ -123,49 +156,52 @@ def add_database(
             Tags=ctx.tags(),
         )
     )
-    monitoring_role = template.add_resource(
-        IamRole(
-            "DbMonitoringRole",
-            RoleName=ctx.regional_name("rds-monitoring"),
-            AssumeRolePolicyDocument=service_trust("monitoring.rds.amazonaws.com"),
-            ManagedPolicyArns=[
-                "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
-            ],
+    return cluster_params, instance_params
+
+
+def _add_master_secret(template: Template, ctx: StackContext, keys: KeyRefs) -> Secret:
+    return template.add_resource(
+        Secret(
+            "DbMasterSecret",
+            Name=ctx.name("db-master", ctx.region),
+            Description=f"{ctx.name('db')}: master user of the writer cluster",
+            KmsKeyId=keys.data_key_arn,
+            GenerateSecretString=GenerateSecretString(
+                SecretStringTemplate=json.dumps({"username": ctx.env.database.master_username}),
+                GenerateStringKey=PASSWORD_KEY,
+                PasswordLength=PASSWORD_LENGTH,
+                ExcludeCharacters=PASSWORD_EXCLUDED,
+            ),
             Tags=ctx.tags(),
+            # A snapshot restored after the stack is gone still needs its password.
+            **KEEP_DATA,
         )
     )
-    credentials: dict[str, object] = {}
-    secret = None
-    if writer:
-        secret = template.add_resource(
-            Secret(
-                "DbMasterSecret",
-                Name=ctx.name("db-master", ctx.region),
-                Description=f"{ctx.name('db')}: master user of the writer cluster",
-                KmsKeyId=keys.data_key_arn,
-                GenerateSecretString=GenerateSecretString(
-                    SecretStringTemplate=json.dumps({"username": db.master_username}),
-                    GenerateStringKey=PASSWORD_KEY,
-                    PasswordLength=PASSWORD_LENGTH,
-                    ExcludeCharacters=PASSWORD_EXCLUDED,
-                ),
-                Tags=ctx.tags(),
-                # A snapshot restored after the stack is gone still needs its password.
-                **KEEP_DATA,
-            )
-        )
-        credentials = {
-            "MasterUsername": db.master_username,
-            "MasterUserPassword": Sub(
-                "{{resolve:secretsmanager:${"
-                + secret.title
-                + "}:SecretString:"
-                + PASSWORD_KEY
-                + "}}"
-            ),
-            "DatabaseName": db.database_name,
-        }
-    cluster = template.add_resource(
+
+
+def _master_credentials(ctx: StackContext, secret: Secret) -> dict[str, object]:
+    db = ctx.env.database
+    return {
+        "MasterUsername": db.master_username,
+        "MasterUserPassword": Sub(
+            "{{resolve:secretsmanager:${" + secret.title + "}:SecretString:" + PASSWORD_KEY + "}}"
+        ),
+        "DatabaseName": db.database_name,
+    }
+
+
+def _add_cluster(
+    template: Template,
+    ctx: StackContext,
+    network: NetworkRefs,
+    keys: KeyRefs,
+    global_cluster_id: AWSHelperFn,
+    groups: tuple[DBSubnetGroup, DBClusterParameterGroup],
+    credentials: dict[str, object],
+) -> DBCluster:
+    db = ctx.env.database
+    subnet_group, cluster_params = groups
+    return template.add_resource(
         DBCluster(
             "DbCluster",
             DBClusterIdentifier=member_cluster_identifier(ctx, ctx.region),
@@ -191,11 +227,21 @@ def add_database(
             **credentials,
         )
     )
+
+
+def _add_instance(
+    template: Template,
+    ctx: StackContext,
+    keys: KeyRefs,
+    cluster: DBCluster,
+    instance_params: DBParameterGroup,
+    monitoring_role: IamRole,
+) -> None:
     template.add_resource(
         DBInstance(
             "DbInstance1",
             DBClusterIdentifier=Ref(cluster),
-            DBInstanceClass=db.instance_class,
+            DBInstanceClass=ctx.env.database.instance_class,
             Engine=ENGINE,
             DBParameterGroupName=Ref(instance_params),
             PubliclyAccessible=False,
@@ -213,13 +259,4 @@ def add_database(
             DeletionPolicy="Delete",
             UpdateReplacePolicy="Delete",
         )
-    )
-    return DatabaseRefs(
-        cluster_id=Ref(cluster),
-        cluster_arn=GetAtt(cluster, "DBClusterArn"),
-        cluster_resource_id=GetAtt(cluster, "DBClusterResourceId"),
-        endpoint=GetAtt(cluster, "Endpoint.Address"),
-        reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
-        port=GetAtt(cluster, "Endpoint.Port"),
-        secret_arn=Ref(secret) if secret is not None else None,
     )
