@@ -199,7 +199,29 @@ def add_api(
     intake: FunctionRefs,
     health: FunctionRefs,
 ) -> ApiRefs:
-    api = template.add_resource(
+    """The regional REST API (POST /trades, GET /health), its stage and custom domains."""
+    api = _add_rest_api(template, ctx)
+    _add_routes(template, api, intake, health)
+    stage = _add_stage(template, ctx, keys, api)
+    certificate = _add_certificate(template, ctx, hosted_zone_id)
+    failover = _domain(template, "FailoverDomain", ctx.failover_domain, certificate, api, stage,
+                       ctx)  # fmt: skip
+    regional = _domain(template, "RegionalDomain", ctx.regional_domain, certificate, api, stage,
+                       ctx)  # fmt: skip
+    return ApiRefs(
+        rest_api_id=Ref(api),
+        stage_name=STAGE,
+        failover_domain=ctx.failover_domain,
+        regional_domain=ctx.regional_domain,
+        failover_target_dns=GetAtt(failover, "RegionalDomainName"),
+        failover_target_zone_id=GetAtt(failover, "RegionalHostedZoneId"),
+        regional_target_dns=GetAtt(regional, "RegionalDomainName"),
+        regional_target_zone_id=GetAtt(regional, "RegionalHostedZoneId"),
+    )
+
+
+def _add_rest_api(template: Template, ctx: StackContext) -> RestApi:
+    return template.add_resource(
         RestApi(
             "TradingApi",
             Name=ctx.name("api"),
@@ -211,6 +233,12 @@ def add_api(
             Tags=ctx.tags(),
         )
     )
+
+
+def _add_routes(
+    template: Template, api: RestApi, intake: FunctionRefs, health: FunctionRefs
+) -> None:
+    """POST /trades (body validated against the trade schema) and GET /health."""
     trades = template.add_resource(
         Resource("TradesResource", RestApiId=Ref(api), ParentId=GetAtt(api, "RootResourceId"),
                  PathPart="trades")
@@ -255,6 +283,9 @@ def add_api(
         RequestModels={"application/json": Ref(model)},
     )  # fmt: skip
     _lambda_method(template, "GetHealthMethod", api, health_resource, "GET", health)
+
+
+def _add_stage(template: Template, ctx: StackContext, keys: KeyRefs, api: RestApi) -> Stage:
     _cloudwatch_account_role(template, ctx)
     access_logs = add_log_group(
         template, ctx, "ApiAccessLogGroup", f"/trading/{ctx.env.suffix}/api-access",
@@ -276,7 +307,7 @@ def add_api(
             DependsOn=sorted(members),
         )
     )
-    stage = template.add_resource(
+    return template.add_resource(
         Stage(
             "TradingApiStage",
             RestApiId=Ref(api),
@@ -301,7 +332,12 @@ def add_api(
             DependsOn="ApiGatewayAccount",
         )
     )
-    certificate = template.add_resource(
+
+
+def _add_certificate(
+    template: Template, ctx: StackContext, hosted_zone_id: AWSHelperFn
+) -> Certificate:
+    return template.add_resource(
         Certificate(
             "ApiCertificate",
             DomainName=ctx.failover_domain,
@@ -313,18 +349,4 @@ def add_api(
             ],
             Tags=ctx.tags(),
         )
-    )
-    failover = _domain(template, "FailoverDomain", ctx.failover_domain, certificate, api, stage,
-                       ctx)  # fmt: skip
-    regional = _domain(template, "RegionalDomain", ctx.regional_domain, certificate, api, stage,
-                       ctx)  # fmt: skip
-    return ApiRefs(
-        rest_api_id=Ref(api),
-        stage_name=STAGE,
-        failover_domain=ctx.failover_domain,
-        regional_domain=ctx.regional_domain,
-        failover_target_dns=GetAtt(failover, "RegionalDomainName"),
-        failover_target_zone_id=GetAtt(failover, "RegionalHostedZoneId"),
-        regional_target_dns=GetAtt(regional, "RegionalDomainName"),
-        regional_target_zone_id=GetAtt(regional, "RegionalHostedZoneId"),
     )
