@@ -179,6 +179,25 @@ def add_monitoring(
 ) -> MonitoringRefs:
     """Topic, subscription and alarms. `functions` maps a short name to each function whose
     error rate is alarmed; `replicated_buckets` are the storage purposes replicating here."""
+    key, topic = _add_topic(template, ctx)
+    topic_arn = Ref(topic)
+    _add_aurora_lag_alarm(template, ctx, db_cluster_id, topic_arn)
+    for short, function in functions.items():
+        add_error_rate_alarm(template, ctx, short, function, topic_arn)
+    _add_api_alarms(template, ctx, api_stage, topic_arn)
+    _add_dead_letter_alarm(template, ctx, queues, topic_arn)
+    _add_replication_alarms(template, ctx, replicated_buckets, sessions_table, topic_arn)
+    peer = _add_peer_unhealthy_alarm(template, ctx, topic_arn)
+    return MonitoringRefs(
+        topic_arn=Ref(topic),
+        topic_key_arn=GetAtt(key, "Arn"),
+        peer_unhealthy_alarm_arn=GetAtt(peer, "Arn"),
+        peer_unhealthy_alarm_name=ctx.name("peer-unhealthy"),
+    )
+
+
+def _add_topic(template: Template, ctx: StackContext) -> tuple[Key, Topic]:
+    """The alarm topic, encrypted with its own key, and the operators' subscription."""
     key = _topic_key(template, ctx)
     topic = template.add_resource(
         Topic(
@@ -197,7 +216,12 @@ def add_monitoring(
             Endpoint=ctx.env.alarm_email,
         )
     )
-    topic_arn = Ref(topic)
+    return key, topic
+
+
+def _add_aurora_lag_alarm(
+    template: Template, ctx: StackContext, db_cluster_id: AWSHelperFn, topic_arn: AWSHelperFn
+) -> None:
     lag_s = ctx.env.failover.replication_lag_alarm_s
     _alarm(
         template, ctx, "AuroraReplicationLagAlarm", "aurora-replication-lag",
@@ -215,8 +239,11 @@ def add_monitoring(
         ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching",
     )  # fmt: skip
-    for short, function in functions.items():
-        add_error_rate_alarm(template, ctx, short, function, topic_arn)
+
+
+def _add_api_alarms(
+    template: Template, ctx: StackContext, api_stage: str, topic_arn: AWSHelperFn
+) -> None:
     api = _dimensions(ApiName=ctx.name("api"), Stage=api_stage)
     _alarm(
         template, ctx, "ApiLatencyAlarm", "api-p99-latency",
@@ -234,6 +261,11 @@ def add_monitoring(
         Threshold=API_5XX_RATE, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching",
     )  # fmt: skip
+
+
+def _add_dead_letter_alarm(
+    template: Template, ctx: StackContext, queues: QueueRefs, topic_arn: AWSHelperFn
+) -> None:
     _alarm(
         template, ctx, "DeadLetterQueueAlarm", "trades-dlq-not-empty",
         "A trade could not be stored and waits in the dead-letter queue", topic_arn,
@@ -242,6 +274,17 @@ def add_monitoring(
         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
     )  # fmt: skip
+
+
+def _add_replication_alarms(
+    template: Template,
+    ctx: StackContext,
+    replicated_buckets: Sequence[str],
+    sessions_table: AWSHelperFn,
+    topic_arn: AWSHelperFn,
+) -> None:
+    """S3 replication failures of each replicated bucket, and the sessions table's lag."""
+    lag_s = ctx.env.failover.replication_lag_alarm_s
     for purpose in replicated_buckets:
         logical = purpose.capitalize()
         _alarm(
@@ -267,8 +310,12 @@ def add_monitoring(
         Threshold=lag_s * 1000, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching",
     )  # fmt: skip
-    peer_alarm_name = ctx.name("peer-unhealthy")
-    peer = _alarm(
+
+
+def _add_peer_unhealthy_alarm(
+    template: Template, ctx: StackContext, topic_arn: AWSHelperFn
+) -> Alarm:
+    return _alarm(
         template, ctx, "PeerUnhealthyAlarm", "peer-unhealthy",
         f"{ctx.peer_region} failed every /health probe from {ctx.region} for "
         f"{PROBE_INTERVAL_S * PEER_UNHEALTHY_PERIODS} s",
@@ -281,12 +328,6 @@ def add_monitoring(
         # No data means our own probe is not running: no reason to move the writer.
         TreatMissingData="notBreaching",
     )  # fmt: skip
-    return MonitoringRefs(
-        topic_arn=Ref(topic),
-        topic_key_arn=GetAtt(key, "Arn"),
-        peer_unhealthy_alarm_arn=GetAtt(peer, "Arn"),
-        peer_unhealthy_alarm_name=peer_alarm_name,
-    )
 
 
 def add_error_rate_alarm(
