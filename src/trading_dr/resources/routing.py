@@ -99,8 +99,23 @@ def add_routing(
 ) -> RoutingRefs:
     if failover_role not in FAILOVER_ROLES:
         raise ValueError(f"failover_role must be one of {FAILOVER_ROLES}, got {failover_role}")
+    https = _add_api_health_check(template, ctx, api)
+    fence_alarm, fence_check = _add_fence(template, ctx, topic_arn)
+    region_check = _add_region_check(template, ctx, inputs, https)
+    _add_failover_record(template, ctx, api, inputs, failover_role, region_check)
+    return RoutingRefs(
+        health_check_id=Ref(https),
+        region_health_check_id=Ref(region_check),
+        fence_alarm_name=_fence_alarm_name(ctx),
+        fence_alarm_arn=GetAtt(fence_alarm, "Arn"),
+        fence_health_check_id=Ref(fence_check),
+    )
+
+
+def _add_api_health_check(template: Template, ctx: StackContext, api: ApiRefs) -> HealthCheck:
+    """HTTPS on this region's own /health, by its regional name."""
     settings = ctx.env.failover
-    https = template.add_resource(
+    return template.add_resource(
         HealthCheck(
             "ApiHealthCheck",
             HealthCheckConfig=HealthCheckConfig(
@@ -115,7 +130,17 @@ def add_routing(
             HealthCheckTags=_tags(ctx, f"api-health-{ctx.region}"),
         )
     )
-    fence_alarm_name = ctx.name("fence", ctx.peer_region)
+
+
+def _fence_alarm_name(ctx: StackContext) -> str:
+    return ctx.name("fence", ctx.peer_region)
+
+
+def _add_fence(
+    template: Template, ctx: StackContext, topic_arn: AWSHelperFn
+) -> tuple[Alarm, HealthCheck]:
+    """The alarm on the workflow's PeerFenced metric, and the health check reading it."""
+    fence_alarm_name = _fence_alarm_name(ctx)
     fence_alarm = template.add_resource(
         Alarm(
             "FenceAlarm",
@@ -155,9 +180,16 @@ def add_routing(
             HealthCheckTags=_tags(ctx, f"fence-of-{ctx.peer_region}"),
         )
     )
+    return fence_alarm, fence_check
+
+
+def _add_region_check(
+    template: Template, ctx: StackContext, inputs: StageInputs, https: HealthCheck
+) -> HealthCheck:
+    """Healthy = serving AND not fenced by the peer (where the peer can fence)."""
     fenced = inputs.fenced_by_peer_condition
     peer_fence = inputs.peer_fence_health_check_id
-    region_check = template.add_resource(
+    return template.add_resource(
         HealthCheck(
             "RegionHealthCheck",
             HealthCheckConfig=HealthCheckConfig(
@@ -169,6 +201,16 @@ def add_routing(
             HealthCheckTags=_tags(ctx, f"region-{ctx.region}"),
         )
     )
+
+
+def _add_failover_record(
+    template: Template,
+    ctx: StackContext,
+    api: ApiRefs,
+    inputs: StageInputs,
+    failover_role: str,
+    region_check: HealthCheck,
+) -> None:
     template.add_resource(
         RecordSetType(
             "ApiFailoverRecord",
@@ -183,11 +225,4 @@ def add_routing(
             HealthCheckId=Ref(region_check),
             ResourceRecords=[api.failover_target_dns],
         )
-    )
-    return RoutingRefs(
-        health_check_id=Ref(https),
-        region_health_check_id=Ref(region_check),
-        fence_alarm_name=fence_alarm_name,
-        fence_alarm_arn=GetAtt(fence_alarm, "Arn"),
-        fence_health_check_id=Ref(fence_check),
     )
