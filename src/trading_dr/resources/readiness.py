@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs import cloudwatch, dynamodb, rds, route53, s3, ssm
-from awacs.aws import StringEquals
+from awacs.aws import Statement, StringEquals
 from troposphere import If, Sub, Template
 
 from trading_dr.policies import all_of, allow, unscoped
@@ -72,14 +72,6 @@ def add_validator(
     inputs: StageInputs,
     checked: ValidatorInputs,
 ) -> FunctionRefs:
-    global_cluster_arn = Sub(
-        "arn:${AWS::Partition}:rds::${AWS::AccountId}:global-cluster:${Id}",
-        Id=checked.global_cluster_id,
-    )
-    table_arn = Sub(
-        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
-        Table=checked.sessions_table,
-    )
     spec = FunctionSpec(
         name="validator",
         handler="validator_handler.handler",
@@ -91,71 +83,9 @@ def add_validator(
         # Outside the VPC: it calls Route 53, RDS and the peer region's public /health,
         # none of which the private subnets can reach, and it reads no private data.
         in_vpc=False,
-        environment={
-            "ENVIRONMENT": ctx.env.suffix,
-            "PEER_REGION": ctx.peer_region,
-            "GLOBAL_CLUSTER_ID": checked.global_cluster_id,
-            "DB_CLUSTER_ARN": checked.db.cluster_arn,
-            "DB_CLUSTER_ID": checked.db.cluster_id,
-            "SESSIONS_TABLE_NAME": checked.sessions_table,
-            "REPLICATED_BUCKETS": Sub(
-                "${Config},${Audit}", Config=checked.config_bucket, Audit=checked.audit_bucket
-            ),
-            # Before the link stage a region has no replication rule, and that is expected.
-            "REPLICATION_EXPECTED": If(inputs.replicate_condition, "true", "false"),
-            "HEALTH_CHECK_ID": checked.health_check_id,
-            "SELF_HEALTH_URL": f"https://{ctx.regional_domain}/health",
-            "PEER_HEALTH_URL": f"https://{_peer_domain(ctx)}{LIVENESS_PATH}",
-            "SSM_PREFIX": ctx.ssm_path(""),
-            "MAX_REPLICATION_LAG_S": str(ctx.env.failover.replication_lag_alarm_s),
-            "METRIC_NAMESPACE": NAMESPACE,
-            "PROBE_INTERVAL_S": str(PROBE_INTERVAL_S),
-            "PROBE_SAMPLES": str(PROBE_SAMPLES),
-            "FENCE_PARAMETER": fence_parameter_name(ctx),
-            "FENCE_NAMESPACE": FENCE_NAMESPACE,
-            "RPO_TARGET_S": str(ctx.env.failover.rpo_target_s),
-        },
-        statements=[
-            allow("ReadGlobalCluster", (rds.DescribeGlobalClusters,), [global_cluster_arn]),
-            allow("ReadOwnCluster", (rds.DescribeDBClusters,), [checked.db.cluster_arn]),
-            allow("ReadSessionsReplica", (dynamodb.DescribeTable,), [table_arn]),
-            allow(
-                "ReadBucketReplication",
-                (s3.GetReplicationConfiguration, s3.GetBucketVersioning),
-                [checked.config_bucket_arn, checked.audit_bucket_arn],
-            ),
-            allow(
-                "ReadHealthCheckStatus",
-                (route53.GetHealthCheckStatus,),
-                [
-                    Sub(
-                        "arn:${AWS::Partition}:route53:::healthcheck/${Id}",
-                        Id=checked.health_check_id,
-                    )
-                ],
-            ),
-            allow("ReadOwnParameters", (ssm.GetParametersByPath,), [
-                _ssm_arn(ctx),
-                Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-                    + ctx.ssm_path("").rstrip("/")),
-            ]),
-            unscoped("ReadReplicationLag", (cloudwatch.GetMetricData,)),
-            unscoped(
-                "PublishReadinessMetrics",
-                (cloudwatch.PutMetricData,),
-                all_of(StringEquals("cloudwatch:namespace", NAMESPACE)),
-            ),
-            # The validator is the fence's per-minute publisher: it reads the parameter
-            # the workflow writes and may write the fence namespace, nothing else may.
-            allow("ReadFence", (ssm.GetParameter,),
-                  [ssm_parameter_arn(fence_parameter_name(ctx))]),
-            unscoped(
-                "RepublishFence",
-                (cloudwatch.PutMetricData,),
-                all_of(StringEquals("cloudwatch:namespace", FENCE_NAMESPACE)),
-            ),
-        ],
-    )  # fmt: skip
+        environment=_validator_environment(ctx, inputs, checked),
+        statements=_validator_statements(ctx, checked),
+    )
     validator = add_function(template, ctx, spec, network, keys, artifacts)
     for logical, schedule, payload, what in (
         ("ValidatorHourlyRule", "rate(1 hour)", '{"action": "readiness", "scope": "full"}',
@@ -165,6 +95,87 @@ def add_validator(
     ):  # fmt: skip
         add_schedule(template, ctx, logical, schedule, ("validator", validator), payload, what)
     return validator
+
+
+def _validator_environment(
+    ctx: StackContext, inputs: StageInputs, checked: ValidatorInputs
+) -> dict[str, AWSHelperFn | str]:
+    """What the validator checks and where it publishes (read by its settings)."""
+    return {
+        "ENVIRONMENT": ctx.env.suffix,
+        "PEER_REGION": ctx.peer_region,
+        "GLOBAL_CLUSTER_ID": checked.global_cluster_id,
+        "DB_CLUSTER_ARN": checked.db.cluster_arn,
+        "DB_CLUSTER_ID": checked.db.cluster_id,
+        "SESSIONS_TABLE_NAME": checked.sessions_table,
+        "REPLICATED_BUCKETS": Sub(
+            "${Config},${Audit}", Config=checked.config_bucket, Audit=checked.audit_bucket
+        ),
+        # Before the link stage a region has no replication rule, and that is expected.
+        "REPLICATION_EXPECTED": If(inputs.replicate_condition, "true", "false"),
+        "HEALTH_CHECK_ID": checked.health_check_id,
+        "SELF_HEALTH_URL": f"https://{ctx.regional_domain}/health",
+        "PEER_HEALTH_URL": f"https://{_peer_domain(ctx)}{LIVENESS_PATH}",
+        "SSM_PREFIX": ctx.ssm_path(""),
+        "MAX_REPLICATION_LAG_S": str(ctx.env.failover.replication_lag_alarm_s),
+        "METRIC_NAMESPACE": NAMESPACE,
+        "PROBE_INTERVAL_S": str(PROBE_INTERVAL_S),
+        "PROBE_SAMPLES": str(PROBE_SAMPLES),
+        "FENCE_PARAMETER": fence_parameter_name(ctx),
+        "FENCE_NAMESPACE": FENCE_NAMESPACE,
+        "RPO_TARGET_S": str(ctx.env.failover.rpo_target_s),
+    }
+
+
+def _validator_statements(ctx: StackContext, checked: ValidatorInputs) -> list[Statement]:
+    global_cluster_arn = Sub(
+        "arn:${AWS::Partition}:rds::${AWS::AccountId}:global-cluster:${Id}",
+        Id=checked.global_cluster_id,
+    )
+    table_arn = Sub(
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Table}",
+        Table=checked.sessions_table,
+    )
+    return [
+        allow("ReadGlobalCluster", (rds.DescribeGlobalClusters,), [global_cluster_arn]),
+        allow("ReadOwnCluster", (rds.DescribeDBClusters,), [checked.db.cluster_arn]),
+        allow("ReadSessionsReplica", (dynamodb.DescribeTable,), [table_arn]),
+        allow(
+            "ReadBucketReplication",
+            (s3.GetReplicationConfiguration, s3.GetBucketVersioning),
+            [checked.config_bucket_arn, checked.audit_bucket_arn],
+        ),
+        allow(
+            "ReadHealthCheckStatus",
+            (route53.GetHealthCheckStatus,),
+            [
+                Sub(
+                    "arn:${AWS::Partition}:route53:::healthcheck/${Id}",
+                    Id=checked.health_check_id,
+                )
+            ],
+        ),
+        allow("ReadOwnParameters", (ssm.GetParametersByPath,), [
+            _ssm_arn(ctx),
+            Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+                + ctx.ssm_path("").rstrip("/")),
+        ]),
+        unscoped("ReadReplicationLag", (cloudwatch.GetMetricData,)),
+        unscoped(
+            "PublishReadinessMetrics",
+            (cloudwatch.PutMetricData,),
+            all_of(StringEquals("cloudwatch:namespace", NAMESPACE)),
+        ),
+        # The validator is the fence's per-minute publisher: it reads the parameter
+        # the workflow writes and may write the fence namespace, nothing else may.
+        allow("ReadFence", (ssm.GetParameter,),
+              [ssm_parameter_arn(fence_parameter_name(ctx))]),
+        unscoped(
+            "RepublishFence",
+            (cloudwatch.PutMetricData,),
+            all_of(StringEquals("cloudwatch:namespace", FENCE_NAMESPACE)),
+        ),
+    ]  # fmt: skip
 
 
 def _peer_domain(ctx: StackContext) -> str:
