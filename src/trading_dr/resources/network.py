@@ -74,6 +74,8 @@ def _own_account_only(sid: str, actions: tuple[Action, ...]) -> PolicyDocument:
 
 
 def add_network(template: Template, ctx: StackContext, keys: KeyRefs) -> NetworkRefs:
+    """A VPC over two AZs: public subnets behind an internet gateway, private subnets with
+    a route table each, security groups, VPC endpoints and flow logs."""
     settings = ctx.settings
     vpc = template.add_resource(
         VPC(
@@ -84,6 +86,33 @@ def add_network(template: Template, ctx: StackContext, keys: KeyRefs) -> Network
             Tags=ctx.tags(**_name(ctx, "vpc")),
         )
     )
+    public_rt = _add_public_routing(template, ctx, vpc)
+    public, private, private_rts = [], [], []
+    for index, (pub_cidr, priv_cidr) in enumerate(
+        zip(settings.public_subnets, settings.private_subnets, strict=True)
+    ):
+        pub, priv, rt = _add_subnet_pair(
+            template, ctx, vpc, public_rt, index, (pub_cidr, priv_cidr)
+        )
+        public.append(Ref(pub))
+        private.append(Ref(priv))
+        private_rts.append(Ref(rt))
+
+    lambda_sg, db_sg = _add_security_groups(template, ctx, vpc)
+    _add_endpoints(template, ctx, vpc, private, private_rts, lambda_sg)
+    _add_flow_logs(template, ctx, vpc, keys)
+    return NetworkRefs(
+        vpc_id=Ref(vpc),
+        public_subnet_ids=tuple(public),
+        private_subnet_ids=tuple(private),
+        lambda_sg_id=GetAtt(lambda_sg, "GroupId"),
+        db_sg_id=GetAtt(db_sg, "GroupId"),
+        private_route_table_ids=tuple(private_rts),
+    )
+
+
+def _add_public_routing(template: Template, ctx: StackContext, vpc: VPC) -> RouteTable:
+    """The internet gateway and the public route table's default route through it."""
     igw = template.add_resource(
         InternetGateway("InternetGateway", Tags=ctx.tags(**_name(ctx, "igw")))
     )
@@ -104,65 +133,60 @@ def add_network(template: Template, ctx: StackContext, keys: KeyRefs) -> Network
             DependsOn=attachment,
         )
     )
-    public, private, private_rts = [], [], []
-    for index, (pub_cidr, priv_cidr) in enumerate(
-        zip(settings.public_subnets, settings.private_subnets, strict=True)
-    ):
-        az = Select(index, GetAZs(""))
-        letter = "AB"[index]
-        pub = template.add_resource(
-            Subnet(
-                f"PublicSubnet{letter}",
-                VpcId=Ref(vpc),
-                CidrBlock=pub_cidr,
-                AvailabilityZone=az,
-                MapPublicIpOnLaunch=False,
-                Tags=ctx.tags(**_name(ctx, "public", letter.lower())),
-            )
-        )
-        template.add_resource(
-            SubnetRouteTableAssociation(
-                f"PublicSubnet{letter}RouteTable", SubnetId=Ref(pub), RouteTableId=Ref(public_rt)
-            )
-        )
-        priv = template.add_resource(
-            Subnet(
-                f"PrivateSubnet{letter}",
-                VpcId=Ref(vpc),
-                CidrBlock=priv_cidr,
-                AvailabilityZone=az,
-                MapPublicIpOnLaunch=False,
-                Tags=ctx.tags(**_name(ctx, "private", letter.lower())),
-            )
-        )
-        # One route table per private subnet keeps AZ failure domains separate.
-        rt = template.add_resource(
-            RouteTable(
-                f"PrivateRouteTable{letter}",
-                VpcId=Ref(vpc),
-                Tags=ctx.tags(**_name(ctx, "private", letter.lower())),
-            )
-        )
-        template.add_resource(
-            SubnetRouteTableAssociation(
-                f"PrivateSubnet{letter}RouteTable", SubnetId=Ref(priv), RouteTableId=Ref(rt)
-            )
-        )
-        public.append(Ref(pub))
-        private.append(Ref(priv))
-        private_rts.append(Ref(rt))
+    return public_rt
 
-    lambda_sg, db_sg = _add_security_groups(template, ctx, vpc)
-    _add_endpoints(template, ctx, vpc, private, private_rts, lambda_sg)
-    _add_flow_logs(template, ctx, vpc, keys)
-    return NetworkRefs(
-        vpc_id=Ref(vpc),
-        public_subnet_ids=tuple(public),
-        private_subnet_ids=tuple(private),
-        lambda_sg_id=GetAtt(lambda_sg, "GroupId"),
-        db_sg_id=GetAtt(db_sg, "GroupId"),
-        private_route_table_ids=tuple(private_rts),
+
+def _add_subnet_pair(
+    template: Template,
+    ctx: StackContext,
+    vpc: VPC,
+    public_rt: RouteTable,
+    index: int,
+    cidrs: tuple[str, str],
+) -> tuple[Subnet, Subnet, RouteTable]:
+    """The public and the private subnet of the index-th AZ, and the private one's routes."""
+    pub_cidr, priv_cidr = cidrs
+    az = Select(index, GetAZs(""))
+    letter = "AB"[index]
+    pub = template.add_resource(
+        Subnet(
+            f"PublicSubnet{letter}",
+            VpcId=Ref(vpc),
+            CidrBlock=pub_cidr,
+            AvailabilityZone=az,
+            MapPublicIpOnLaunch=False,
+            Tags=ctx.tags(**_name(ctx, "public", letter.lower())),
+        )
     )
+    template.add_resource(
+        SubnetRouteTableAssociation(
+            f"PublicSubnet{letter}RouteTable", SubnetId=Ref(pub), RouteTableId=Ref(public_rt)
+        )
+    )
+    priv = template.add_resource(
+        Subnet(
+            f"PrivateSubnet{letter}",
+            VpcId=Ref(vpc),
+            CidrBlock=priv_cidr,
+            AvailabilityZone=az,
+            MapPublicIpOnLaunch=False,
+            Tags=ctx.tags(**_name(ctx, "private", letter.lower())),
+        )
+    )
+    # One route table per private subnet keeps AZ failure domains separate.
+    rt = template.add_resource(
+        RouteTable(
+            f"PrivateRouteTable{letter}",
+            VpcId=Ref(vpc),
+            Tags=ctx.tags(**_name(ctx, "private", letter.lower())),
+        )
+    )
+    template.add_resource(
+        SubnetRouteTableAssociation(
+            f"PrivateSubnet{letter}RouteTable", SubnetId=Ref(priv), RouteTableId=Ref(rt)
+        )
+    )
+    return pub, priv, rt
 
 
 def _add_security_groups(
