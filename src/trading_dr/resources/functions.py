@@ -27,6 +27,7 @@ from troposphere.awslambda import (
 )
 from troposphere.events import Rule, Target
 from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
 
 from trading_dr.policies import allow, document, service_trust, unscoped
 from trading_dr.resources.log_groups import add_log_group
@@ -122,29 +123,7 @@ def add_function(
     log_group = add_log_group(
         template, ctx, f"{logical}LogGroup", f"/aws/lambda/{function_name}", keys.logs_key_arn
     )
-    role = template.add_resource(
-        Role(
-            f"{logical}Role",
-            RoleName=ctx.regional_name(spec.name),
-            AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com"),
-            Policies=[
-                Policy(
-                    PolicyName=f"{spec.name}-least-privilege",
-                    PolicyDocument=document(
-                        allow(
-                            "WriteOwnLogGroup",
-                            (logs.CreateLogStream, logs.PutLogEvents),
-                            [GetAtt(log_group, "Arn")],
-                        ),
-                        *(_vpc_networking(network) if spec.in_vpc else []),
-                        _tracing(),
-                        *spec.statements,
-                    ),
-                )
-            ],
-            Tags=ctx.tags(),
-        )
-    )
+    role = _add_role(template, ctx, spec, network, log_group)
     placement = {}
     if spec.in_vpc:
         placement["VpcConfig"] = VPCConfig(
@@ -183,6 +162,40 @@ def add_function(
         arn=GetAtt(function, "Arn"),
         role_arn=GetAtt(role, "Arn"),
         log_group_name=Ref(log_group),
+    )
+
+
+def _add_role(
+    template: Template,
+    ctx: StackContext,
+    spec: FunctionSpec,
+    network: NetworkRefs,
+    log_group: LogGroup,
+) -> Role:
+    """The function's own role: its log group, networking if in the VPC, tracing, and
+    exactly the spec's statements."""
+    return template.add_resource(
+        Role(
+            f"{_logical(spec.name)}Role",
+            RoleName=ctx.regional_name(spec.name),
+            AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName=f"{spec.name}-least-privilege",
+                    PolicyDocument=document(
+                        allow(
+                            "WriteOwnLogGroup",
+                            (logs.CreateLogStream, logs.PutLogEvents),
+                            [GetAtt(log_group, "Arn")],
+                        ),
+                        *(_vpc_networking(network) if spec.in_vpc else []),
+                        _tracing(),
+                        *spec.statements,
+                    ),
+                )
+            ],
+            Tags=ctx.tags(),
+        )
     )
 
 
