@@ -25,6 +25,7 @@ from troposphere.awslambda import (
     TracingConfig,
 )
 from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
 
 from trading_dr.config import Role as StackRole
 from trading_dr.policies import all_of, allow, document, service_trust, unscoped
@@ -33,7 +34,7 @@ from trading_dr.resources.keys import add_keys
 from trading_dr.resources.log_groups import add_log_group
 from trading_dr.resources.routing import LIVENESS_PATH
 from trading_dr.resources.vocabulary.context import StackContext
-from trading_dr.resources.vocabulary.refs import FunctionRefs
+from trading_dr.resources.vocabulary.refs import FunctionRefs, KeyRefs
 
 OBSERVER_NAMESPACE = "TradingDR/Observer"
 OBSERVED_METRIC = "RegionAlive"
@@ -79,7 +80,23 @@ def add_observer(template: Template, ctx: StackContext) -> ObserverRefs:
     log_group = add_log_group(
         template, ctx, "ObserverFunctionLogGroup", f"/aws/lambda/{name}", keys.logs_key_arn
     )
-    role = template.add_resource(
+    role = _add_role(template, ctx, log_group)
+    function = _add_function(template, ctx, keys, role, log_group)
+    refs = FunctionRefs(
+        name=Ref(function),
+        arn=GetAtt(function, "Arn"),
+        role_arn=GetAtt(role, "Arn"),
+        log_group_name=Ref(log_group),
+    )
+    add_schedule(
+        template, ctx, "ObserverRule", "rate(1 minute)", ("observer", refs), "{}",
+        "probe both regions' liveness from the observer region",
+    )  # fmt: skip
+    return ObserverRefs(function=refs)
+
+
+def _add_role(template: Template, ctx: StackContext, log_group: LogGroup) -> Role:
+    return template.add_resource(
         Role(
             "ObserverFunctionRole",
             RoleName=ctx.regional_name("observer"),
@@ -107,7 +124,14 @@ def add_observer(template: Template, ctx: StackContext) -> ObserverRefs:
             Tags=ctx.tags(),
         )
     )
-    function = template.add_resource(
+
+
+def _add_function(
+    template: Template, ctx: StackContext, keys: KeyRefs, role: Role, log_group: LogGroup
+) -> Function:
+    """Inline code (ZipFile): no artifact bucket is needed in the observer region."""
+    name = ctx.name("observer")
+    return template.add_resource(
         Function(
             "ObserverFunction",
             FunctionName=name,
@@ -136,14 +160,3 @@ def add_observer(template: Template, ctx: StackContext) -> ObserverRefs:
             Tags=ctx.tags(),
         )
     )
-    refs = FunctionRefs(
-        name=Ref(function),
-        arn=GetAtt(function, "Arn"),
-        role_arn=GetAtt(role, "Arn"),
-        log_group_name=Ref(log_group),
-    )
-    add_schedule(
-        template, ctx, "ObserverRule", "rate(1 minute)", ("observer", refs), "{}",
-        "probe both regions' liveness from the observer region",
-    )  # fmt: skip
-    return ObserverRefs(function=refs)

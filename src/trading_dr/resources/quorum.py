@@ -48,30 +48,8 @@ def failover_command(ctx: StackContext) -> str:
 
 def add_quorum(template: Template, ctx: StackContext, monitoring: MonitoringRefs) -> QuorumRefs:
     peer, observer = ctx.peer_region, ctx.env.failover.observer_region
-    seconds = OBSERVER_PERIOD_S * OBSERVER_DOWN_PERIODS
-    observed_name = ctx.name("observer-sees-peer-down")
-    observed = template.add_resource(
-        Alarm(
-            "ObserverSeesPeerDownAlarm",
-            AlarmName=observed_name,
-            AlarmDescription=f"The observer in {observer} saw {peer}'s liveness fail for "
-            f"{seconds} s",
-            Namespace=OBSERVER_NAMESPACE,
-            MetricName=OBSERVED_METRIC,
-            Dimensions=[
-                MetricDimension(Name=k, Value=v) for k, v in observer_dimensions(ctx, peer).items()
-            ],
-            Statistic="Maximum",
-            Period=OBSERVER_PERIOD_S,
-            EvaluationPeriods=OBSERVER_DOWN_PERIODS,
-            DatapointsToAlarm=OBSERVER_DOWN_PERIODS,
-            Threshold=1,
-            ComparisonOperator="LessThanThreshold",
-            TreatMissingData="notBreaching",
-            ActionsEnabled=False,  # the composites below speak for it
-        )
-    )
-    own, seen = monitoring.peer_unhealthy_alarm_name, observed_name
+    observed = _add_observed_alarm(template, ctx)
+    own, seen = monitoring.peer_unhealthy_alarm_name, _observed_alarm_name(ctx)
     quorum_name = ctx.name("peer-down-quorum")
     quorum = template.add_resource(
         CompositeAlarm(
@@ -106,4 +84,35 @@ def add_quorum(template: Template, ctx: StackContext, monitoring: MonitoringRefs
         quorum_alarm_arn=GetAtt(quorum, "Arn"),
         quorum_alarm_name=quorum_name,
         one_vantage_alarm_name=one_name,
+    )
+
+
+def _observed_alarm_name(ctx: StackContext) -> str:
+    return ctx.name("observer-sees-peer-down")
+
+
+def _add_observed_alarm(template: Template, ctx: StackContext) -> Alarm:
+    """The observer's view of the peer, in this region: input to the composites only."""
+    peer, observer = ctx.peer_region, ctx.env.failover.observer_region
+    seconds = OBSERVER_PERIOD_S * OBSERVER_DOWN_PERIODS
+    return template.add_resource(
+        Alarm(
+            "ObserverSeesPeerDownAlarm",
+            AlarmName=_observed_alarm_name(ctx),
+            AlarmDescription=f"The observer in {observer} saw {peer}'s liveness fail for "
+            f"{seconds} s",
+            Namespace=OBSERVER_NAMESPACE,
+            MetricName=OBSERVED_METRIC,
+            Dimensions=[
+                MetricDimension(Name=k, Value=v) for k, v in observer_dimensions(ctx, peer).items()
+            ],
+            Statistic="Maximum",
+            Period=OBSERVER_PERIOD_S,
+            EvaluationPeriods=OBSERVER_DOWN_PERIODS,
+            DatapointsToAlarm=OBSERVER_DOWN_PERIODS,
+            Threshold=1,
+            ComparisonOperator="LessThanThreshold",
+            TreatMissingData="notBreaching",
+            ActionsEnabled=False,  # the composites below speak for it
+        )
     )
