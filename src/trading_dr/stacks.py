@@ -182,6 +182,17 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
     failover = _add_failover(template, ctx, profile, inputs, network, keys, db, storage,
                              queues, app, api, code_keys)  # fmt: skip
 
+    _add_regional_outputs(template, network, keys, db, storage, queues, api, app, failover)
+    apply_suppressions(template)
+    return template
+
+
+def _add_regional_outputs(
+    template: Template, network: NetworkRefs, keys: KeyRefs, db: DatabaseRefs,
+    storage: StorageRefs, queues: QueueRefs, api: ApiRefs, app: ApplicationRefs,
+    failover: _FailoverParts,
+) -> None:  # fmt: skip
+    """What later stages, the deployer and operators read from a regional stack."""
     _output(template, "VpcId", network.vpc_id, "VPC id")
     _output(
         template,
@@ -218,8 +229,6 @@ def build_regional(env: Environment, role: Role, code_keys: Mapping[str, str]) -
         template, "FailoverStateMachineArn", failover.state_machine_arn,
         "Failover workflow moving the writer here (trading-dr failover)",
     )  # fmt: skip
-    apply_suppressions(template)
-    return template
 
 
 @dataclass(frozen=True)
