@@ -10,7 +10,7 @@ replicate only to Object Lock buckets, which the peer's audit bucket is too.
 
 from __future__ import annotations
 
-from awacs import kms, s3
+from awacs import s3
 from awacs.aws import (
     Action,
     ArnLike,
@@ -21,66 +21,38 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
-from troposphere.iam import Policy, Role
+from troposphere import GetAtt, Ref, Sub, Template
+from troposphere.iam import Role
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
     BucketEncryption,
     BucketPolicy,
     DefaultRetention,
-    DeleteMarkerReplication,
-    EncryptionConfiguration,
     LifecycleConfiguration,
     LifecycleRule,
     LifecycleRuleTransition,
     LoggingConfiguration,
-    Metrics,
     NoncurrentVersionExpiration,
     ObjectLockConfiguration,
     ObjectLockRule,
     OwnershipControls,
     OwnershipControlsRule,
     PublicAccessBlockConfiguration,
-    ReplicationConfiguration,
-    ReplicationConfigurationRules,
-    ReplicationConfigurationRulesDestination,
-    ReplicationRuleFilter,
-    ReplicationTime,
-    ReplicationTimeValue,
     ServerSideEncryptionByDefault,
     ServerSideEncryptionRule,
-    SourceSelectionCriteria,
-    SseKmsEncryptedObjects,
     VersioningConfiguration,
 )
 
 from trading_dr.config import ArchiveMode
-from trading_dr.policies import allow, deny, document, service_trust
+from trading_dr.policies import allow, deny, document
+from trading_dr.resources.bucket_replication import add_replication_role, replication_rule
 from trading_dr.resources.vocabulary.context import KEEP_DATA, StackContext
 from trading_dr.resources.vocabulary.inputs import StageInputs
 from trading_dr.resources.vocabulary.refs import AWSHelperFn, KeyRefs, StorageRefs
 
-# S3 Replication Time Control: 99.99% of objects within 15 minutes (the SLA'd RPO of S3).
-RTC_MINUTES = 15
 MULTIPART_ABORT_DAYS = 7
 ALL_S3_ACTIONS = Action("s3", "*")
-# Read side of replication, on this region's source buckets and their object versions.
-SOURCE_BUCKET_ACTIONS = (s3.GetReplicationConfiguration, s3.ListBucket)
-SOURCE_OBJECT_ACTIONS = (
-    s3.GetObjectVersionForReplication,
-    s3.GetObjectVersionAcl,
-    s3.GetObjectVersionTagging,
-    s3.GetObjectRetention,  # Object Lock settings travel with the replica
-    s3.GetObjectLegalHold,
-)
-# Write side, on the peer's buckets only.
-DESTINATION_OBJECT_ACTIONS = (
-    s3.ReplicateObject,
-    s3.ReplicateDelete,
-    s3.ReplicateTags,
-    s3.ObjectOwnerOverrideToBucketOwner,
-)
 
 
 # The data buckets (by purpose) whose server access logs go to the access-log bucket.
@@ -143,98 +115,6 @@ def _tls_only_policy(
                     principal=Principal("*"),
                 ),
             ),
-        )
-    )
-
-
-def _replication(
-    ctx: StackContext, inputs: StageInputs, role: Role, peer_arn: AWSHelperFn, rule_id: str
-) -> If:
-    """The replication rule to the peer bucket, present only once the peer exists."""
-    return If(
-        inputs.replicate_condition,
-        ReplicationConfiguration(
-            Role=GetAtt(role, "Arn"),
-            Rules=[
-                ReplicationConfigurationRules(
-                    Id=rule_id,
-                    Priority=1,
-                    Status="Enabled",
-                    Filter=ReplicationRuleFilter(Prefix=""),
-                    DeleteMarkerReplication=DeleteMarkerReplication(Status="Enabled"),
-                    SourceSelectionCriteria=SourceSelectionCriteria(
-                        SseKmsEncryptedObjects=SseKmsEncryptedObjects(Status="Enabled")
-                    ),
-                    Destination=ReplicationConfigurationRulesDestination(
-                        Bucket=peer_arn,
-                        EncryptionConfiguration=EncryptionConfiguration(
-                            ReplicaKmsKeyID=inputs.peer_data_key_arn
-                        ),
-                        ReplicationTime=ReplicationTime(
-                            Status="Enabled", Time=ReplicationTimeValue(Minutes=RTC_MINUTES)
-                        ),
-                        Metrics=Metrics(
-                            Status="Enabled", EventThreshold=ReplicationTimeValue(Minutes=15)
-                        ),
-                    ),
-                )
-            ],
-        ),
-        NoValue,
-    )
-
-
-def _replication_role(
-    template: Template, ctx: StackContext, keys: KeyRefs, inputs: StageInputs
-) -> Role:
-    """Role S3 assumes to replicate; its permissions exist only while replication is on.
-
-    The bucket ARNs are built from the bucket names, not GetAtt, because the buckets
-    reference this role (a GetAtt back would be a cycle).
-    """
-    own = [
-        Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.name(purpose, ctx.region)}-${{AWS::AccountId}}")
-        for purpose in ("config", "audit")
-    ]
-    peers = [inputs.peer_config_bucket_arn, inputs.peer_audit_bucket_arn]
-    policy = Policy(
-        PolicyName="replicate-to-peer",
-        PolicyDocument=document(
-            allow("ReadSourceBuckets", SOURCE_BUCKET_ACTIONS, own),
-            allow(
-                "ReadSourceObjectVersions",
-                SOURCE_OBJECT_ACTIONS,
-                [Sub("${Arn}/*", Arn=arn) for arn in own],
-            ),
-            allow(
-                "WriteReplicasToPeer",
-                DESTINATION_OBJECT_ACTIONS,
-                [Sub("${Arn}/*", Arn=arn) for arn in peers],
-            ),
-            allow(
-                "DecryptSourceObjects",
-                (kms.Decrypt,),
-                [keys.data_key_arn],
-                Condition(StringEquals("kms:ViaService", f"s3.{ctx.region}.amazonaws.com")),
-            ),
-            allow(
-                "EncryptReplicasWithPeerKey",
-                (kms.Encrypt, kms.GenerateDataKey),
-                [inputs.peer_data_key_arn],
-                Condition(StringEquals("kms:ViaService", f"s3.{ctx.peer_region}.amazonaws.com")),
-            ),
-        ),
-    )
-    return template.add_resource(
-        Role(
-            "ReplicationRole",
-            RoleName=ctx.regional_name("s3-replication"),
-            AssumeRolePolicyDocument=service_trust(
-                "s3.amazonaws.com",
-                Condition(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
-            ),
-            Policies=If(inputs.replicate_condition, [policy], NoValue),
-            Tags=ctx.tags(),
         )
     )
 
@@ -368,7 +248,7 @@ def _data_bucket(
             LoggingConfiguration=LoggingConfiguration(
                 DestinationBucketName=Ref(logs[0]), LogFilePrefix=f"{purpose}/"
             ),
-            ReplicationConfiguration=_replication(
+            ReplicationConfiguration=replication_rule(
                 ctx, inputs, role, peer_arn, f"{purpose}-to-peer"
             ),
             Tags=ctx.tags(),
@@ -385,7 +265,7 @@ def add_storage(
     template: Template, ctx: StackContext, keys: KeyRefs, inputs: StageInputs
 ) -> StorageRefs:
     storage = ctx.env.storage
-    role = _replication_role(template, ctx, keys, inputs)
+    role = add_replication_role(template, ctx, keys, inputs)
     logs = _access_log_bucket(template, ctx, LOGGED_BUCKETS)
     config = _data_bucket(
         template,
