@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trading_dr.cli import cli, register_operating_commands
-from trading_dr.deploy.commands import check_endpoint_url
+from trading_dr.deploy.cli_common import check_endpoint_url
 from trading_dr.errors import UsageError
 
 register_operating_commands()
