@@ -250,21 +250,8 @@ class Rollout:
         if apply:
             progress.update(stage.name, "checking", stage.stack_set)
 
-        stack_set_current = state.stack_set is not None and (
-            state.stack_set.get("TemplateBody") == body.decode()
-            and {p["ParameterKey"] for p in state.stack_set.get("Parameters", [])}
-            == set(result.parameters)
-        )
-        to_create = [a for a in stage.accounts if a not in state.instances]
-        to_update = [
-            a
-            for a in stage.accounts
-            if a in state.instances
-            and (
-                state.instances[a].get("Status") != "CURRENT"
-                or state.overrides.get(a) != desired[a]
-            )
-        ]
+        changes = _changes(stage, state, body, desired)
+        stack_set_current, to_create, to_update = changes
         if stack_set_current and not to_create and not to_update:
             result.outputs = state.outputs.get(stage.accounts[0], {})
             if apply:
@@ -274,6 +261,17 @@ class Rollout:
         if not apply:
             return result
 
+        return self._write(stage, state, body, (desired, changes), result, started)
+
+    def _write(
+        self, stage: Stage, state: _Deployed, body: bytes,
+        wanted: tuple[dict[str, dict[str, str]], tuple[bool, list[str], list[str]]],
+        result: StageResult, started: float,
+    ) -> StageResult:  # fmt: skip
+        """Create or update the stack set, then its instances, batch by batch, waiting for
+        each operation; the first that fails ends the stage."""
+        assert stage.role is not None
+        desired, (stack_set_current, to_create, to_update) = wanted
         cfn, pacing = self._cfn(stage), self.dep.pacing
         # Templates go to the first target account's bucket (bootstrap makes it); in a
         # single-account setup that is the StackSet administrator's own account.
@@ -320,7 +318,7 @@ class Rollout:
         self._forget(stage)
         result.outputs = self.deployed(stage).outputs.get(stage.accounts[0], {})
         result.duration_s = time.monotonic() - started
-        progress.update(stage.name, result.status, f"operation {result.operation_id}")
+        self.dep.progress.update(stage.name, result.status, f"operation {result.operation_id}")
         return result
 
     def _wait(self, stage: Stage, operation_id: str, result: StageResult, started: float) -> bool:
@@ -468,6 +466,26 @@ class Rollout:
             if result.status == "failed":
                 progress.reasons("migrate", result.reasons)
         return result
+
+
+def _changes(
+    stage: Stage, state: _Deployed, body: bytes, desired: Mapping[str, Mapping[str, str]]
+) -> tuple[bool, list[str], list[str]]:
+    """Whether the stack set's template and parameter keys are current, and the accounts
+    whose instance is to be created, or updated (not CURRENT, or other overrides)."""
+    parameters = desired[stage.accounts[0]]
+    stack_set_current = state.stack_set is not None and (
+        state.stack_set.get("TemplateBody") == body.decode()
+        and {p["ParameterKey"] for p in state.stack_set.get("Parameters", [])} == set(parameters)
+    )
+    to_create = [a for a in stage.accounts if a not in state.instances]
+    to_update = [
+        a
+        for a in stage.accounts
+        if a in state.instances
+        and (state.instances[a].get("Status") != "CURRENT" or state.overrides.get(a) != desired[a])
+    ]
+    return stack_set_current, to_create, to_update
 
 
 def _batches(
