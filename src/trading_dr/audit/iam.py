@@ -132,57 +132,10 @@ def justification(st: PolicyStatement, action: str) -> str:
 def iam_section(templates: Templates) -> Section:
     all_statements = list(statements(templates))
     namer = Namer(templates)
-    roles = [
-        (
-            role.value,
-            logical,
-            _trust(namer, role, resource),
-            namer.name(role, props(resource).get("ManagedPolicyArns", [])) or "-",
-            namer.name(role, props(resource).get("PermissionsBoundary", "")) or "-",
-        )
-        for role, logical, resource in of_type(templates, "AWS::IAM::Role")
-    ]
-    matrix = [
-        (
-            f"{st.role.value}/{st.owner}",
-            st.sid,
-            st.effect,
-            ", ".join(st.actions),
-            namer.names(st.role, st.resources),
-            _condition(namer, st),
-        )
-        for st in all_statements
-        if st.identity
-    ]
-    # Identity grants one row per action (each has its own justification); a resource
-    # policy one row per statement ('*' there means the resource itself, see above).
-    wildcard = [
-        (
-            f"{st.role.value}/{st.owner}",
-            st.sid,
-            st.effect,
-            action,
-            justification(st, action),
-            _condition(namer, st),
-        )
-        for st in all_statements
-        if st.unscoped and st.effect == "Allow"
-        for action in (st.actions if st.identity else [", ".join(st.actions)])
-    ]
-    resource_policies = [
-        (
-            f"{st.role.value}/{st.owner}",
-            st.owner_type,
-            st.sid,
-            st.effect,
-            namer.name(st.role, st.statement.get("Principal", "-")),
-            ", ".join(st.actions),
-            namer.names(st.role, st.resources),
-            _condition(namer, st),
-        )
-        for st in all_statements
-        if not st.identity
-    ]
+    roles = _role_rows(templates, namer)
+    matrix = _identity_rows(all_statements, namer)
+    wildcard = _wildcard_rows(all_statements, namer)
+    resource_policies = _resource_policy_rows(all_statements, namer)
     unjustified = [row for row in wildcard if row[4].startswith("UNJUSTIFIED")]
     return Section(
         "IAM",
@@ -233,3 +186,68 @@ def iam_section(templates: Templates) -> Section:
             f"Unjustified grant on Resource '*': {row[0]} {row[3]}" for row in unjustified
         ),
     )
+
+
+def _role_rows(templates: Templates, namer: Namer) -> list[tuple[str, ...]]:
+    return [
+        (
+            role.value,
+            logical,
+            _trust(namer, role, resource),
+            namer.name(role, props(resource).get("ManagedPolicyArns", [])) or "-",
+            namer.name(role, props(resource).get("PermissionsBoundary", "")) or "-",
+        )
+        for role, logical, resource in of_type(templates, "AWS::IAM::Role")
+    ]
+
+
+def _identity_rows(all_statements: list[PolicyStatement], namer: Namer) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{st.role.value}/{st.owner}",
+            st.sid,
+            st.effect,
+            ", ".join(st.actions),
+            namer.names(st.role, st.resources),
+            _condition(namer, st),
+        )
+        for st in all_statements
+        if st.identity
+    ]
+
+
+def _wildcard_rows(all_statements: list[PolicyStatement], namer: Namer) -> list[tuple[str, ...]]:
+    # Identity grants one row per action (each has its own justification); a resource
+    # policy one row per statement ('*' there means the resource itself, see above).
+    return [
+        (
+            f"{st.role.value}/{st.owner}",
+            st.sid,
+            st.effect,
+            action,
+            justification(st, action),
+            _condition(namer, st),
+        )
+        for st in all_statements
+        if st.unscoped and st.effect == "Allow"
+        for action in (st.actions if st.identity else [", ".join(st.actions)])
+    ]
+
+
+def _resource_policy_rows(
+    all_statements: list[PolicyStatement], namer: Namer
+) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{st.role.value}/{st.owner}",
+            st.owner_type,
+            st.sid,
+            st.effect,
+            namer.name(st.role, st.statement.get("Principal", "-")),
+            ", ".join(st.actions),
+            namer.names(st.role, st.resources),
+            _condition(namer, st),
+        )
+        for st in all_statements
+        if not st.identity
+    ]
