@@ -332,6 +332,37 @@ def _global_tables(global_template: Json) -> set[str]:
     }
 
 
+def _check_journal_table(templates: Mapping[Role, Json], env: Environment) -> None:
+    """The accepted-trades RPO relies on the journal's global table: it must exist."""
+    if Role.GLOBAL in templates:
+        tables = _global_tables(templates[Role.GLOBAL])
+        if not tables:
+            raise BudgetError("the global template has no DynamoDB global table")
+        if f"trade-journal-{env.suffix}" not in tables:
+            raise BudgetError("the global template has no trade journal global table")
+
+
+def _rpo_rows(lag: float, s3_seconds: float, s3_source: str) -> tuple[BudgetRow, ...]:
+    return (
+        BudgetRow("RPO aurora", AURORA_RPO_S, "rpo", AURORA_RPO_SOURCE),
+        BudgetRow(
+            "Aurora lag alarm (alerting, not a bound)",
+            lag,
+            "rpo",
+            "secondary AuroraReplicationLagAlarm threshold; with AllowDataLoss an unplanned "
+            "failover loses what has not replicated",
+        ),
+        BudgetRow("RPO dynamodb sessions", DYNAMODB_RPO_S, "rpo", DYNAMODB_RPO_SOURCE),
+        BudgetRow("RPO s3 config and audit buckets", s3_seconds, "rpo", s3_source),
+        BudgetRow(
+            "Journal replication (an accepted trade reaches the other region)",
+            DYNAMODB_RPO_S,
+            "rpo",
+            DYNAMODB_RPO_SOURCE,
+        ),
+    )
+
+
 def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget:
     """The budget of a primary-region failure, from the rendered templates (as dicts)."""
     primary, secondary = templates[Role.PRIMARY], templates[Role.SECONDARY]
@@ -350,12 +381,7 @@ def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget
     )
     poll_bound, timeout = _workflow(secondary)
     lag = _resource(secondary, "AuroraReplicationLagAlarm", Role.SECONDARY)["Threshold"] / 1000
-    if Role.GLOBAL in templates:
-        tables = _global_tables(templates[Role.GLOBAL])
-        if not tables:
-            raise BudgetError("the global template has no DynamoDB global table")
-        if f"trade-journal-{env.suffix}" not in tables:
-            raise BudgetError("the global template has no trade journal global table")
+    _check_journal_table(templates, env)
     grace, interval = _reconciler(secondary)
     s3_seconds, s3_source = _s3_rpo(primary)
     rpo = {
@@ -372,22 +398,7 @@ def compute_budget(templates: Mapping[Role, Json], env: Environment) -> DrBudget
         promotion,
         poll_bound,
         timeout,
-        BudgetRow("RPO aurora", AURORA_RPO_S, "rpo", AURORA_RPO_SOURCE),
-        BudgetRow(
-            "Aurora lag alarm (alerting, not a bound)",
-            lag,
-            "rpo",
-            "secondary AuroraReplicationLagAlarm threshold; with AllowDataLoss an unplanned "
-            "failover loses what has not replicated",
-        ),
-        BudgetRow("RPO dynamodb sessions", DYNAMODB_RPO_S, "rpo", DYNAMODB_RPO_SOURCE),
-        BudgetRow("RPO s3 config and audit buckets", s3_seconds, "rpo", s3_source),
-        BudgetRow(
-            "Journal replication (an accepted trade reaches the other region)",
-            DYNAMODB_RPO_S,
-            "rpo",
-            DYNAMODB_RPO_SOURCE,
-        ),
+        *_rpo_rows(lag, s3_seconds, s3_source),
         grace,
         interval,
     )
