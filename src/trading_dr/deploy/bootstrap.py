@@ -149,34 +149,58 @@ def sync_execution_policies(
     role_exists = _role_exists(iam, pacing, EXECUTION_ROLE)
     for name, document in documents.items():
         arn = f"arn:{partition}:iam::{account}:policy{POLICY_PATH}{name}"
-        text = json.dumps(document, separators=(",", ":"))
-        found = _get_or_none(pacing, iam.get_policy, PolicyArn=arn)
-        if found is None:
-            changes.append(f"policy {name} in {account}: create")
-            if apply:
-                call(
-                    pacing,
-                    iam.create_policy,
-                    PolicyName=name,
-                    Path=POLICY_PATH,
-                    PolicyDocument=text,
-                )
-            continue
-        current = call(
-            pacing,
-            iam.get_policy_version,
-            PolicyArn=arn,
-            VersionId=found["Policy"]["DefaultVersionId"],
-        )["PolicyVersion"]["Document"]
-        if canonical(current) != canonical(document):
-            had = {a for s in canonical(current) for a in s.get("Action", [])}
-            wanted = set(document["Statement"][0]["Action"])
-            changes.append(
-                f"policy {name} in {account}: update (+{len(wanted - had)} "
-                f"-{len(had - wanted)} actions)"
+        changes += _sync_policy(iam, pacing, (account, name, arn), document, apply)
+    changes += _sync_attachments(
+        iam, pacing, account, partition, set(documents), role_exists, apply
+    )
+    return changes
+
+
+def _sync_policy(
+    iam: Any, pacing: Pacing, policy: tuple[str, str, str], document: Any, apply: bool
+) -> list[str]:
+    """Create the managed policy (account, name, arn), or give it a new default version if
+    its document differs."""
+    account, name, arn = policy
+    changes: list[str] = []
+    text = json.dumps(document, separators=(",", ":"))
+    found = _get_or_none(pacing, iam.get_policy, PolicyArn=arn)
+    if found is None:
+        changes.append(f"policy {name} in {account}: create")
+        if apply:
+            call(
+                pacing,
+                iam.create_policy,
+                PolicyName=name,
+                Path=POLICY_PATH,
+                PolicyDocument=text,
             )
-            if apply:
-                _new_version(iam, pacing, arn, text)
+        return changes
+    current = call(
+        pacing,
+        iam.get_policy_version,
+        PolicyArn=arn,
+        VersionId=found["Policy"]["DefaultVersionId"],
+    )["PolicyVersion"]["Document"]
+    if canonical(current) != canonical(document):
+        had = {a for s in canonical(current) for a in s.get("Action", [])}
+        wanted = set(document["Statement"][0]["Action"])
+        changes.append(
+            f"policy {name} in {account}: update (+{len(wanted - had)} "
+            f"-{len(had - wanted)} actions)"
+        )
+        if apply:
+            _new_version(iam, pacing, arn, text)
+    return changes
+
+
+def _sync_attachments(
+    iam: Any, pacing: Pacing, account: str, partition: str, names: set[str],
+    role_exists: bool, apply: bool,
+) -> list[str]:  # fmt: skip
+    """Attach the policies the role lacks, detach the project's policies no longer needed,
+    and remove the inline policy of earlier versions."""
+    changes: list[str] = []
     attached: set[str] = set()
     if role_exists:
         page = call(
@@ -186,12 +210,12 @@ def sync_execution_policies(
             PathPrefix=POLICY_PATH,
         )
         attached = {p["PolicyName"] for p in page.get("AttachedPolicies", [])}
-    for name in sorted(set(documents) - attached):
+    for name in sorted(names - attached):
         changes.append(f"policy {name} in {account}: attach to {EXECUTION_ROLE}")
         if apply:
             arn = f"arn:{partition}:iam::{account}:policy{POLICY_PATH}{name}"
             call(pacing, iam.attach_role_policy, RoleName=EXECUTION_ROLE, PolicyArn=arn)
-    for name in sorted(n for n in attached - set(documents) if n.startswith(POLICY_PREFIX)):
+    for name in sorted(n for n in attached - names if n.startswith(POLICY_PREFIX)):
         changes.append(f"policy {name} in {account}: detach (no longer needed)")
         if apply:
             arn = f"arn:{partition}:iam::{account}:policy{POLICY_PATH}{name}"
