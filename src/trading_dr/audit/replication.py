@@ -15,8 +15,16 @@ def _unless_if(value: Json) -> tuple[Json, str]:
 
 
 def _replication_rows(templates: Templates) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
     namer = Namer(templates)
+    return [
+        *_aurora_rows(templates, namer),
+        *_global_table_rows(templates),
+        *_bucket_rows(templates, namer),
+    ]
+
+
+def _aurora_rows(templates: Templates, namer: Namer) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for role, logical, r in of_type(templates, "AWS::RDS::GlobalCluster"):
         p = props(r)
         rows.append(
@@ -43,6 +51,11 @@ def _replication_rows(templates: Templates) -> list[tuple[str, ...]]:
                     "",
                 )
             )
+    return rows
+
+
+def _global_table_rows(templates: Templates) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for role, logical, r in of_type(templates, "AWS::DynamoDB::GlobalTable"):
         p = props(r)
         regions = ", ".join(show(x.get("Region")) for x in p.get("Replicas", []))
@@ -57,6 +70,11 @@ def _replication_rows(templates: Templates) -> list[tuple[str, ...]]:
                 "",
             )
         )
+    return rows
+
+
+def _bucket_rows(templates: Templates, namer: Namer) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for role, logical, r in of_type(templates, "AWS::S3::Bucket"):
         config, condition = _unless_if(props(r).get("ReplicationConfiguration"))
         if not isinstance(config, dict):
