@@ -306,37 +306,12 @@ def run_operation(
     work: Any,
 ) -> dict[str, Any]:
     """Run `work(instance_or_target)` for each (account, region); record the operation."""
-    for existing in stack_set.operations:
-        if operation_id and existing["OperationId"] == operation_id:
-            if existing["Action"] != action:
-                raise OperationIdAlreadyExistsError(f"operation id {operation_id} already used")
-            return existing  # a retried request with the same id starts nothing new
-    running = [op for op in stack_set.operations if refresh(op)["Status"] in ACTIVE]
-    if running:
-        raise OperationInProgressError(
-            f"Another Operation on StackSet [{stack_set.id}] is in progress: "
-            f"{running[0]['OperationId']}"
-        )
+    existing = _existing_operation(stack_set, action, operation_id)
+    if existing is not None:
+        return existing  # a retried request with the same id starts nothing new
     tolerance = int(preferences.get("FailureToleranceCount") or 0)
-    results: list[dict[str, Any]] = []
-    failures = 0
-    started, touched = utcnow(), []
-    for account, region in targets:
-        if failures > tolerance:
-            results.append(
-                _result(
-                    account, region, "CANCELLED", "Cancelled since failure tolerance has exceeded"
-                )
-            )
-            continue
-        instance: LocalStackInstance | None = work(account, region)
-        if instance is not None:
-            touched.append(instance)
-        if instance is not None and instance.detailed == "FAILED":
-            failures += 1
-            results.append(_result(account, region, "FAILED", instance.reason))
-        else:
-            results.append(_result(account, region, "SUCCEEDED", None))
+    started = utcnow()
+    results, touched, failures = _run_targets(targets, tolerance, work)
     final = "FAILED" if failures > tolerance else "SUCCEEDED"
     seconds = faults.operation_seconds()
     for instance in touched if seconds > 0 else []:
@@ -359,6 +334,51 @@ def run_operation(
         operation["StatusReason"] = "The Operation failed: see the results of its stack instances"
     stack_set.operations.append(operation)
     return operation
+
+
+def _existing_operation(
+    stack_set: StackSet, action: str, operation_id: str | None
+) -> dict[str, Any] | None:
+    """The operation a retried request names; refuses a new one while another runs."""
+    for existing in stack_set.operations:
+        if operation_id and existing["OperationId"] == operation_id:
+            if existing["Action"] != action:
+                raise OperationIdAlreadyExistsError(f"operation id {operation_id} already used")
+            return existing
+    running = [op for op in stack_set.operations if refresh(op)["Status"] in ACTIVE]
+    if running:
+        raise OperationInProgressError(
+            f"Another Operation on StackSet [{stack_set.id}] is in progress: "
+            f"{running[0]['OperationId']}"
+        )
+    return None
+
+
+def _run_targets(
+    targets: list[tuple[str, str]], tolerance: int, work: Any
+) -> tuple[list[dict[str, Any]], list[LocalStackInstance], int]:
+    """Each target's result, the instances touched and the failures; targets after the
+    failure tolerance is exceeded are cancelled, as StackSets does."""
+    results: list[dict[str, Any]] = []
+    failures = 0
+    touched: list[LocalStackInstance] = []
+    for account, region in targets:
+        if failures > tolerance:
+            results.append(
+                _result(
+                    account, region, "CANCELLED", "Cancelled since failure tolerance has exceeded"
+                )
+            )
+            continue
+        instance: LocalStackInstance | None = work(account, region)
+        if instance is not None:
+            touched.append(instance)
+        if instance is not None and instance.detailed == "FAILED":
+            failures += 1
+            results.append(_result(account, region, "FAILED", instance.reason))
+        else:
+            results.append(_result(account, region, "SUCCEEDED", None))
+    return results, touched, failures
 
 
 def spread_events(stack: Stack, started: Any, seconds: float) -> None:
