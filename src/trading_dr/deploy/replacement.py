@@ -107,7 +107,7 @@ def refresh(types: Iterable[str]) -> dict[str, list[str]]:
 
 def rendered_types() -> set[str]:
     """Every resource type in the rendered templates of every environment."""
-    from trading_dr.deploy.templatediff import load_template
+    from trading_dr.deploy.template_values import load_template
     from trading_dr.generator import DEFAULT_ENVIRONMENTS, render_environment, select_environments
 
     types: set[str] = set()

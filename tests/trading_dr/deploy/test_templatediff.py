@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from trading_dr.deploy.templatediff import diff_templates, load_template, show
+from trading_dr.deploy.template_values import load_template, show
+from trading_dr.deploy.templatediff import diff_templates
 
 BASE: dict[str, Any] = {
     "Resources": {
