@@ -23,7 +23,7 @@ from troposphere import Sub, Template
 from troposphere.awslambda import EventSourceMapping, ScalingConfig
 from troposphere.validators import integer
 
-from trading_dr.config import JournalSettings
+from trading_dr.config_sections import JournalSettings
 from trading_dr.policies import allow
 from trading_dr.resources.functions import Artifacts, FunctionSpec, add_function, add_schedule
 from trading_dr.resources.journal import PENDING_INDEX

@@ -44,7 +44,7 @@ from troposphere.s3 import (
     VersioningConfiguration,
 )
 
-from trading_dr.config import ArchiveMode
+from trading_dr.config_sections import ArchiveMode
 from trading_dr.policies import allow, deny, document
 from trading_dr.resources.bucket_replication import add_replication_role, replication_rule
 from trading_dr.resources.vocabulary.context import KEEP_DATA, StackContext

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from tests.trading_dr.local_aws.fixtures import make_deployment
-from trading_dr.config import DeploymentSettings, Environment
+from trading_dr.config import Environment
+from trading_dr.config_sections import DeploymentSettings
 from trading_dr.deploy.aws import STATUS_INVOKE
 from trading_dr.deploy.rollout import deploy, plan
 from trading_dr.local_aws import faults

@@ -14,7 +14,8 @@ from tests.support.assertions import (
     resources_of_type,
 )
 from tests.support.templates import ENVIRONMENTS, REGIONAL, environment, template
-from trading_dr.config import ArchiveMode, Role
+from trading_dr.config import Role
+from trading_dr.config_sections import ArchiveMode
 from trading_dr.generator import code_keys, lambda_packages
 from trading_dr.render import template_dict
 from trading_dr.stacks import build_regional

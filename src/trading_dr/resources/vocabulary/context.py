@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from troposphere import Tags
 
 from trading_dr import __version__
-from trading_dr.config import Environment, RegionSettings, Role
+from trading_dr.config import Environment, Role
+from trading_dr.config_sections import RegionSettings
 
 PROJECT = "trading-dr"
 # Resources that hold data outlive their stack and any replacement. On a failed first
