@@ -3,8 +3,8 @@
 1. Resource types moto's CloudFormation skips get stand-in models (`standins`), so the
    real generated templates deploy unchanged and GetAtt in Outputs works.
 2. StackSet operations redeploy and fail like AWS's (`stacksets`, its API handlers in
-   `stackset_api`); stack set drift
-   detection runs as an operation and reports per resource (`drift`).
+   `stackset_api`); stack set drift detection runs as an operation and reports per
+   resource (`drift`).
 3. `faults` can fail a resource, answer an API call with an error code (throttling,
    OperationInProgressError...) or keep operations RUNNING for a while.
 4. Lambda invocations are answered, not executed (`lambdas`): the migrate function
