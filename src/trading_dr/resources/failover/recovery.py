@@ -145,24 +145,31 @@ def fence(ctx: StackContext, next_state: str) -> States:
     workflow. The validator republishes it every minute (see readiness.py); it is
     published here at once rather than at the validator's next minute."""
     fenced = f"set: {ctx.peer_region} is fenced out of DNS by {ctx.region}"
+    names = ("RecordFence", "FenceRecorded", "PublishFence")
+    return _write_fence(
+        ctx, names, FENCE_SET, _run_record(fenced, release_command(ctx)), next_state
+    )
+
+
+def _write_fence(
+    ctx: StackContext, names: tuple[str, str, str], value: str, run: Asl, next_state: str
+) -> States:
+    """Record `value` in the fence parameter, then `run` as what this run changed, then
+    publish the fence metric (1 while fenced) at once."""
+    record, recorded, publish = names
     return {
-        "RecordFence": task(
+        record: task(
             f"{SDK}ssm:putParameter",
             "ssm",
-            ssm_put("${FenceParameter}", FENCE_SET, overwrite=True),
-            "FenceRecorded",
+            ssm_put("${FenceParameter}", value, overwrite=True),
+            recorded,
             ResultPath=None,
         ),
-        "FenceRecorded": {
-            "Type": "Pass",
-            "Parameters": _run_record(fenced, release_command(ctx)),
-            "ResultPath": "$.run",
-            "Next": "PublishFence",
-        },
-        "PublishFence": task(
+        recorded: {"Type": "Pass", "Parameters": run, "ResultPath": "$.run", "Next": publish},
+        publish: task(
             f"{SDK}cloudwatch:putMetricData",
             "cloudwatch",
-            _fence_metric(ctx, 1),
+            _fence_metric(ctx, 1 if value == FENCE_SET else 0),
             next_state,
             ResultPath=None,
         ),
@@ -274,28 +281,9 @@ def verify_serves(ctx: StackContext) -> States:
 def release_fence(ctx: StackContext) -> States:
     """Lift the fence this region holds on its peer (the first step of a failback)."""
     peer = ctx.peer_region
+    released = _run_record(f"released: {peer} may take traffic when healthy", NOTHING_TO_UNDO)
+    names = ("RecordFenceReleased", "FenceReleased", "PublishFenceReleased")
     return {
-        "RecordFenceReleased": task(
-            f"{SDK}ssm:putParameter",
-            "ssm",
-            ssm_put("${FenceParameter}", FENCE_RELEASED, overwrite=True),
-            "FenceReleased",
-            ResultPath=None,
-        ),
-        "FenceReleased": {
-            "Type": "Pass",
-            "Parameters": _run_record(
-                f"released: {peer} may take traffic when healthy", NOTHING_TO_UNDO
-            ),
-            "ResultPath": "$.run",
-            "Next": "PublishFenceReleased",
-        },
-        "PublishFenceReleased": task(
-            f"{SDK}cloudwatch:putMetricData",
-            "cloudwatch",
-            _fence_metric(ctx, 0),
-            "Released",
-            ResultPath=None,
-        ),
+        **_write_fence(ctx, names, FENCE_RELEASED, released, "Released"),
         "Released": outcome(f"fence of {peer} released; {peer} takes traffic when healthy"),
     }
