@@ -24,9 +24,10 @@ import boto3  # noqa: E402
 
 from trading_dr.config import load_environment  # noqa: E402
 from trading_dr.deploy.aws import CallCounter, Clients  # noqa: E402
+from trading_dr.deploy.deployed import Deployment  # noqa: E402
 from trading_dr.deploy.progress import PlainProgress  # noqa: E402
 from trading_dr.deploy.retry import Pacing  # noqa: E402
-from trading_dr.deploy.rollout import Deployment, deploy  # noqa: E402
+from trading_dr.deploy.rollout import deploy  # noqa: E402
 from trading_dr.generator import render_environment  # noqa: E402
 from trading_dr.local_aws.server import LocalAws  # noqa: E402
 

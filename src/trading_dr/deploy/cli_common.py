@@ -236,9 +236,9 @@ def deployment(
     from trading_dr.deploy.accounts import check_single_account
     from trading_dr.deploy.aws import Clients
     from trading_dr.deploy.delegation import is_delegated
+    from trading_dr.deploy.deployed import Deployment
     from trading_dr.deploy.progress import make_progress
     from trading_dr.deploy.retry import Pacing
-    from trading_dr.deploy.rollout import Deployment
     from trading_dr.generator import DEFAULT_ENVIRONMENTS, render_environment, select_environments
 
     env = select_environments(DEFAULT_ENVIRONMENTS, [opts.env])[0]

@@ -15,9 +15,10 @@ from typing import Any
 
 from trading_dr.config import Role
 from trading_dr.deploy import stacksets
+from trading_dr.deploy.deployed import Deployment, template_body
 from trading_dr.deploy.plan import Stage, parse_template, stages
 from trading_dr.deploy.retry import call
-from trading_dr.deploy.rollout import Deployment, Rollout, template_body
+from trading_dr.deploy.rollout import Rollout
 from trading_dr.deploy.template_values import Change, load_template
 from trading_dr.deploy.templatediff import TemplateDiff, diff_templates
 

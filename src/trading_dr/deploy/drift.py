@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trading_dr.deploy import stacksets
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.diff import diff_stages
 from trading_dr.deploy.retry import call
-from trading_dr.deploy.rollout import Deployment
 
 DRIFTED_RESOURCE_STATUSES = ["MODIFIED", "DELETED"]
 

@@ -29,9 +29,9 @@ from botocore.exceptions import ClientError
 
 from trading_dr.config import Environment, Role
 from trading_dr.deploy.aws import Clients
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.plan import stages
 from trading_dr.deploy.retry import call, error_code
-from trading_dr.deploy.rollout import Deployment
 from trading_dr.errors import OperationFailedError
 
 END_EVENTS = frozenset(

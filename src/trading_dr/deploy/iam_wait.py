@@ -24,7 +24,7 @@ from trading_dr.deploy.retry import call, error_code
 from trading_dr.errors import OperationFailedError
 
 if TYPE_CHECKING:
-    from trading_dr.deploy.rollout import Deployment
+    from trading_dr.deploy.deployed import Deployment
 
 BOUND_S = 120.0  # IAM changes usually propagate within seconds; past two minutes, ask
 NOT_YET = frozenset({"AccessDenied", "AccessDeniedException"})

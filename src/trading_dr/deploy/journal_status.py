@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.retry import call
-from trading_dr.deploy.rollout import Deployment
 
 NAMESPACE = "TradingDR"
 SERVICE = "trade-reconciler"  # the reconciler's metric dimensions: service, Environment

@@ -11,28 +11,26 @@ through the primary's migrate function (`migrations`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
 
-from trading_dr.config import Environment, Role
+from trading_dr.config import Role
 from trading_dr.deploy import artifacts, concurrency, iam_wait, migrations, stacksets, watch
 from trading_dr.deploy.accounts import check_single_account
-from trading_dr.deploy.aws import Clients
 from trading_dr.deploy.bootstrap import ensure_bootstrap, missing_bootstrap
-from trading_dr.deploy.delegation import DelegationCheck
+from trading_dr.deploy.deployed import (
+    Deployed,
+    DeployedState,
+    Deployment,
+    StageResult,
+    template_body,
+)
 from trading_dr.deploy.events import EventFollower, failure_reasons
 from trading_dr.deploy.plan import (
-    PEER_PREFIX,
     Stage,
     artifact_bucket_name,
-    declared_parameters,
     parse_template,
-    resolve_parameters,
     stages,
 )
-from trading_dr.deploy.progress import Progress
-from trading_dr.deploy.retry import Pacing
 from trading_dr.errors import OperationFailedError, PlanError
 from trading_dr.resources.dns import NAME_SERVERS_OUTPUT
 
@@ -43,192 +41,12 @@ CREATES = ("role ", "bucket ")
 STOPPING_STATUSES = frozenset({"failed", "waiting"})
 
 
-@dataclass
-class Deployment:
-    """Everything a command needs: what to deploy, where, and how to report it."""
+class Rollout(DeployedState):
+    """The stages' actions: bootstrap, each stack set stage, migrate, delegation."""
 
-    env: Environment
-    files: Mapping[str, bytes]  # the generator's output tree (templates/, lambda/)
-    clients: Clients
-    pacing: Pacing
-    progress: Progress
-    # time.monotonic() by which every wait ends (--timeout); the operation goes on.
-    deadline: float | None = None
-    # Asked on Ctrl-C while an operation runs: "stop" (StopStackSetOperation) or "detach".
-    on_interrupt: Callable[[str, str], str] | None = None
-    # Whether a new hosted zone is delegated yet (delegation.is_delegated); None skips the
-    # check (the local AWS, whose name servers answer nothing).
-    delegation_check: DelegationCheck | None = None
-
-
-@dataclass
-class StageResult:
-    name: str
-    # created | updated | unchanged | failed | waiting (plan: create | update | unchanged)
-    status: str
-    operation_id: str | None = None
-    duration_s: float = 0.0
-    outputs: dict[str, str] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)
-    parameters: dict[str, str] = field(default_factory=dict)
-    stack_set: str = ""
-    region: str = ""
-    accounts: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "operation_id": self.operation_id,
-            "duration_s": round(self.duration_s, 3),
-            "outputs": self.outputs,
-            **({"reasons": self.reasons} if self.reasons else {}),
-        }
-
-
-def template_body(files: Mapping[str, bytes], role: Role) -> bytes:
-    key = f"templates/{role.value}.yaml"
-    if key not in files:
-        raise PlanError(f"{key} is missing from the rendered output; fix: run python generate.py")
-    return files[key]
-
-
-@dataclass
-class _Deployed:
-    """What exists of one stack set: its description, instances, overrides and outputs."""
-
-    stack_set: dict[str, Any] | None
-    instances: dict[str, dict[str, Any]]  # account -> summary
-    overrides: dict[str, dict[str, str]]
-    outputs: dict[str, dict[str, str]]  # account -> outputs (CURRENT instances only)
-
-
-class Rollout:
     def __init__(self, dep: Deployment) -> None:
-        check_single_account(dep.env)
-        self.dep = dep
-        self.env = dep.env
-        self._deployed: dict[str, _Deployed] = {}
+        super().__init__(dep)
         self.new_roles: list[str] = []  # created by this run's bootstrap
-
-    # -- reading -------------------------------------------------------------------
-    def _cfn(self, stage: Stage) -> Any:
-        return self.dep.clients.client("cloudformation", self.env.primary.region)
-
-    def deployed(self, stage: Stage) -> _Deployed:
-        """Read once per stack set; forgotten after a write (`_forget`)."""
-        if stage.stack_set in self._deployed:
-            return self._deployed[stage.stack_set]
-        cfn, pacing = self._cfn(stage), self.dep.pacing
-        found = stacksets.describe_stack_set(cfn, pacing, stage.stack_set)
-        state = _Deployed(found, {}, {}, {})
-        if found is not None:
-            for summary in stacksets.list_instances(cfn, pacing, stage.stack_set):
-                if summary.get("Region") != stage.region:
-                    continue
-                account = str(summary["Account"])
-                state.instances[account] = summary
-                state.overrides[account] = stacksets.instance_overrides(
-                    cfn, pacing, stage.stack_set, account, stage.region
-                )
-                if summary.get("Status") == "CURRENT" and summary.get("StackId"):
-                    target = self.dep.clients.client("cloudformation", stage.region, account)
-                    state.outputs[account] = stacksets.stack_outputs(
-                        target, pacing, summary["StackId"]
-                    )
-        self._deployed[stage.stack_set] = state
-        return state
-
-    def _forget(self, stage: Stage) -> None:
-        self._deployed.pop(stage.stack_set, None)
-
-    def _stage_of(self, role: Role) -> Stage:
-        return next(s for s in stages(self.env) if s.role is role)
-
-    def outputs_of(self, role: Role, account: str, planning: bool) -> dict[str, str] | None:
-        """Outputs of `role`'s stack in `account`; None if not deployed.
-
-        When planning, an undeployed earlier stage stands in with placeholders named
-        after its template's Outputs, so the plan still shows where each value comes from.
-        """
-        found = self.deployed(self._stage_of(role)).outputs.get(account)
-        if found is not None or not planning:
-            return found
-        declared = parse_template(template_body(self.dep.files, role)).get("Outputs") or {}
-        return {name: f"<{role.value}.{name}>" for name in declared}
-
-    # -- the stages ----------------------------------------------------------------
-    def desired_parameters(self, stage: Stage, planning: bool) -> dict[str, dict[str, str]]:
-        assert stage.role is not None
-        declared = declared_parameters(template_body(self.dep.files, stage.role))
-        values: dict[str, dict[str, str]] = {}
-        for target in stage.targets(self.env):
-            global_outputs: dict[str, str] = {}
-            if stage.role is not Role.GLOBAL:
-                global_outputs = self.outputs_of(Role.GLOBAL, target.account, planning) or {}
-            peer = None
-            if stage.peer is not None:
-                # The primary's first deploy runs before the secondary exists: peer None.
-                peer = self.outputs_of(
-                    stage.peer, target.account, planning and stage.name != "primary"
-                )
-                if peer is None and not (planning and stage.name != "primary"):
-                    peer = self._peer_not_current(stage, target.account)
-            values[target.account] = resolve_parameters(
-                stage, target, declared, global_outputs, peer
-            )
-        return values
-
-    def refuse_inoperable(self, stage: Stage, apply: bool) -> StageResult | None:
-        """A failed result if an instance of `stage` is INOPERABLE, else None."""
-        state = self.deployed(stage)
-        progress = self.dep.progress
-        result = StageResult(
-            stage.name, "failed", stack_set=stage.stack_set, region=stage.region,
-            accounts=list(stage.accounts),
-        )  # fmt: skip
-        inoperable = sorted(
-            a for a, i in state.instances.items() if i.get("Status") == "INOPERABLE"
-        )
-        if inoperable:
-            # StackSets excludes INOPERABLE instances from updates: an update would
-            # "succeed" without touching them.
-            result.reasons = [
-                f"{a}/{stage.region}: stack instance of {stage.stack_set} is INOPERABLE (a "
-                "DeleteStackInstances failed and left its stack); StackSets excludes it from "
-                "updates; fix: remove it with RetainStacks (trading-dr destroy --retain-stacks, "
-                "or aws cloudformation delete-stack-instances --retain-stacks), delete or keep "
-                "its stack by hand, then deploy again"
-                for a in inoperable
-            ]
-            if apply:
-                progress.update(stage.name, "failed", "INOPERABLE instance(s)")
-                progress.reasons(stage.name, result.reasons)
-            return result
-        return None
-
-    def _peer_not_current(self, stage: Stage, account: str) -> dict[str, str] | None:
-        """Peer values when the peer's outputs are unknown: None (pass "") only while the
-        peer does not exist; never "" for a peer that exists but whose last operation
-        failed, which would turn replication off (or pass "" on to later stages)."""
-        assert stage.peer is not None
-        peer_stage = self._stage_of(stage.peer)
-        instance = self.deployed(peer_stage).instances.get(account)
-        if instance is None and stage.name == "primary":
-            return None
-        if stage.name == "primary":
-            # Keep what is deployed: the secondary is redeployed later in this rollout.
-            own = self.deployed(stage).overrides.get(account) or {}
-            kept = {
-                k.removeprefix(PEER_PREFIX): v for k, v in own.items() if k.startswith(PEER_PREFIX)
-            }
-            return kept or None
-        state = "missing" if instance is None else f"{instance.get('Status')}"
-        raise PlanError(
-            f"stage {stage.name}: the {stage.peer.value} stack instance in {account} is "
-            f"{state} (its last operation failed), so its outputs are unknown; fix: see "
-            f"trading-dr status, correct the failure and re-run deploy"
-        )
 
     def run_stage(self, stage: Stage, apply: bool) -> StageResult:
         assert stage.role is not None
@@ -241,7 +59,7 @@ class Rollout:
             accounts=list(stage.accounts),
         )
         if apply and self.deployed(stage).stack_set is not None and watch.attach(self.dep, stage):
-            self._forget(stage)  # compared again with what the operation left
+            self.forget(stage)  # compared again with what the operation left
         desired = self.desired_parameters(stage, planning=not apply)
         result.parameters = desired[stage.accounts[0]]
         body = template_body(self.dep.files, stage.role)
@@ -264,7 +82,7 @@ class Rollout:
         return self._write(stage, state, body, (desired, changes), result, started)
 
     def _write(
-        self, stage: Stage, state: _Deployed, body: bytes,
+        self, stage: Stage, state: Deployed, body: bytes,
         wanted: tuple[dict[str, dict[str, str]], tuple[bool, list[str], list[str]]],
         result: StageResult, started: float,
     ) -> StageResult:  # fmt: skip
@@ -272,7 +90,7 @@ class Rollout:
         each operation; the first that fails ends the stage."""
         assert stage.role is not None
         desired, (stack_set_current, to_create, to_update) = wanted
-        cfn, pacing = self._cfn(stage), self.dep.pacing
+        cfn, pacing = self.cfn(stage), self.dep.pacing
         # Templates go to the first target account's bucket (bootstrap makes it); in a
         # single-account setup that is the StackSet administrator's own account.
         home_account = self.env.accounts[0]
@@ -285,7 +103,7 @@ class Rollout:
             body,
         )
         description = str(parse_template(body).get("Description", stage.stack_set))
-        self._forget(stage)
+        self.forget(stage)
         operations: list[tuple[str, str]] = []  # (what, operation id)
         if state.stack_set is None:
             stacksets.create_stack_set(
@@ -315,7 +133,7 @@ class Rollout:
                 return result
         if result.status not in {"created", "failed"}:
             result.status = "created" if to_create and not to_update else "updated"
-        self._forget(stage)
+        self.forget(stage)
         result.outputs = self.deployed(stage).outputs.get(stage.accounts[0], {})
         result.duration_s = time.monotonic() - started
         self.dep.progress.update(stage.name, result.status, f"operation {result.operation_id}")
@@ -422,7 +240,7 @@ class Rollout:
     def migrate(self, apply: bool) -> StageResult:
         """The schema migrations, per target account, in the primary (writer) region."""
         started = time.monotonic()
-        stage = self._stage_of(Role.PRIMARY)
+        stage = self.stage_of(Role.PRIMARY)
         result = StageResult(
             "migrate", "unchanged", region=stage.region, accounts=list(stage.accounts)
         )
@@ -469,7 +287,7 @@ class Rollout:
 
 
 def _changes(
-    stage: Stage, state: _Deployed, body: bytes, desired: Mapping[str, Mapping[str, str]]
+    stage: Stage, state: Deployed, body: bytes, desired: Mapping[str, Mapping[str, str]]
 ) -> tuple[bool, list[str], list[str]]:
     """Whether the stack set's template and parameter keys are current, and the accounts
     whose instance is to be created, or updated (not CURRENT, or other overrides)."""

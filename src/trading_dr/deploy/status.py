@@ -12,10 +12,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from trading_dr.deploy import stacksets
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.failover_cmd import state_machine_arn
 from trading_dr.deploy.plan import stages
 from trading_dr.deploy.retry import call, error_code
-from trading_dr.deploy.rollout import Deployment
 
 
 def status(dep: Deployment) -> list[dict[str, Any]]:

@@ -29,9 +29,10 @@ from typing import Any
 
 from trading_dr.config import Role
 from trading_dr.deploy import stacksets
+from trading_dr.deploy.deployed import Deployment, StageResult
 from trading_dr.deploy.plan import parse_template, stages
 from trading_dr.deploy.retry import call
-from trading_dr.deploy.rollout import Deployment, Rollout, StageResult
+from trading_dr.deploy.rollout import Rollout
 
 DESTROY_ORDER = (Role.OBSERVER, Role.SECONDARY, Role.PRIMARY, Role.GLOBAL)
 KEPT_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")

@@ -19,7 +19,7 @@ from trading_dr.deploy.plan import Stage
 from trading_dr.errors import OperationRunningError
 
 if TYPE_CHECKING:
-    from trading_dr.deploy.rollout import Deployment
+    from trading_dr.deploy.deployed import Deployment
 
 
 def _cfn(dep: Deployment) -> Any:

@@ -26,7 +26,8 @@ from trading_dr.deploy.delegation import (
     parse_ns_answer,
     system_resolvers,
 )
-from trading_dr.deploy.rollout import Rollout, StageResult, deploy
+from trading_dr.deploy.deployed import StageResult
+from trading_dr.deploy.rollout import Rollout, deploy
 from trading_dr.local_aws.server import LocalAws
 
 register_operating_commands()

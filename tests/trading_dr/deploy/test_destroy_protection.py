@@ -12,8 +12,9 @@ from typing import Any
 
 from tests.trading_dr.local_aws.fixtures import make_deployment
 from trading_dr.config import Environment, Role
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.plan import stages
-from trading_dr.deploy.rollout import Deployment, Rollout
+from trading_dr.deploy.rollout import Rollout
 from trading_dr.deploy.stacksets import describe_stack_set
 from trading_dr.deploy.teardown import Protection, destroy, protected_resources
 from trading_dr.local_aws.server import LocalAws

@@ -26,9 +26,9 @@ from tests.trading_dr.local_aws.fixtures import FAST, session
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.config import Environment, Role
 from trading_dr.deploy.aws import CallCounter, Clients
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.failover_cmd import find_state_machine
 from trading_dr.deploy.progress import PlainProgress
-from trading_dr.deploy.rollout import Deployment
 from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.local_aws.server import LocalAws
 from trading_dr.resources.failover import asl, recovery

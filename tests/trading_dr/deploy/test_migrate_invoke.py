@@ -17,7 +17,8 @@ from tests.trading_dr.local_aws.fixtures import make_deployment
 from trading_dr.config import Environment
 from trading_dr.deploy import aws, migrations
 from trading_dr.deploy.aws import STATUS_INVOKE
-from trading_dr.deploy.rollout import Deployment, Rollout
+from trading_dr.deploy.deployed import Deployment
+from trading_dr.deploy.rollout import Rollout
 from trading_dr.local_aws import faults
 from trading_dr.local_aws.server import LocalAws
 

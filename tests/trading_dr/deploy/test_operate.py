@@ -21,10 +21,11 @@ from tests.trading_dr.local_aws.fixtures import FAST, session, use_account
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.config import Environment
 from trading_dr.deploy.aws import CallCounter, Clients
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.diff import diff
 from trading_dr.deploy.drift import drift
 from trading_dr.deploy.progress import PlainProgress
-from trading_dr.deploy.rollout import Deployment, deploy
+from trading_dr.deploy.rollout import deploy
 from trading_dr.local_aws import faults
 from trading_dr.local_aws.server import LocalAws
 

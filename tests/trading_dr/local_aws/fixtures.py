@@ -11,9 +11,9 @@ import pytest
 
 from trading_dr.config import Environment, load_environment
 from trading_dr.deploy.aws import CallCounter, Clients
+from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.progress import PlainProgress
 from trading_dr.deploy.retry import Pacing
-from trading_dr.deploy.rollout import Deployment
 from trading_dr.local_aws.server import LocalAws
 
 ROOT = Path(__file__).resolve().parents[3]
