@@ -26,16 +26,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from awacs import kms, sns
-from awacs.aws import Principal, Statement, StringEquals
+from awacs.aws import Statement
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.cloudwatch import Alarm, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.cloudwatch import Metric as CwMetric
-from troposphere.kms import Alias, Key
-from troposphere.sns import SubscriptionResource, Topic
 
-from trading_dr.policies import account_root, all_of, allow, document
-from trading_dr.resources.keys import ADMIN_ACTIONS, USE_ACTIONS
-from trading_dr.resources.vocabulary.context import KEEP_DATA, StackContext
+from trading_dr.policies import allow
+from trading_dr.resources.alarm_topic import add_alarm_topic
+from trading_dr.resources.vocabulary.context import StackContext
 from trading_dr.resources.vocabulary.refs import AWSHelperFn, FunctionRefs, QueueRefs
 
 # Metrics the platform publishes itself (validator, failover workflow).
@@ -73,46 +71,6 @@ def env_dimension(ctx: StackContext) -> dict[str, str]:
 
 def _dimensions(**values: AWSHelperFn | str) -> list[MetricDimension]:
     return [MetricDimension(Name=name, Value=value) for name, value in values.items()]
-
-
-def _topic_key(template: Template, ctx: StackContext) -> Key:
-    """A key of the topic's own: the CloudWatch service principal must be able to use it,
-    and that grant must not extend to the key protecting trades."""
-    key = template.add_resource(
-        Key(
-            "AlarmTopicKey",
-            Description=f"trading-dr {ctx.env.suffix} {ctx.role.value}: alarm topic",
-            EnableKeyRotation=True,
-            PendingWindowInDays=30,
-            KeyPolicy=document(
-                allow("AccountAdministersKey", ADMIN_ACTIONS, ["*"], principal=account_root()),
-                allow(
-                    "UseThroughSnsOnly",
-                    USE_ACTIONS,
-                    ["*"],
-                    all_of(
-                        StringEquals("kms:ViaService", f"sns.{ctx.region}.amazonaws.com"),
-                        StringEquals("kms:CallerAccount", Sub("${AWS::AccountId}")),
-                    ),
-                    principal=account_root(),
-                ),
-                # CloudWatch alarms publish to encrypted topics as the service itself.
-                allow(
-                    "CloudWatchAlarmsPublish",
-                    (kms.Decrypt, kms.GenerateDataKey),
-                    ["*"],
-                    all_of(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
-                    principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                ),
-            ),
-            Tags=ctx.tags(),
-            **KEEP_DATA,
-        )
-    )
-    template.add_resource(
-        Alias("AlarmTopicKeyAlias", AliasName=f"alias/{ctx.name('alarms')}", TargetKeyId=Ref(key))
-    )
-    return key
 
 
 def _alarm(
@@ -179,7 +137,7 @@ def add_monitoring(
 ) -> MonitoringRefs:
     """Topic, subscription and alarms. `functions` maps a short name to each function whose
     error rate is alarmed; `replicated_buckets` are the storage purposes replicating here."""
-    key, topic = _add_topic(template, ctx)
+    key, topic = add_alarm_topic(template, ctx)
     topic_arn = Ref(topic)
     _add_aurora_lag_alarm(template, ctx, db_cluster_id, topic_arn)
     for short, function in functions.items():
@@ -194,29 +152,6 @@ def add_monitoring(
         peer_unhealthy_alarm_arn=GetAtt(peer, "Arn"),
         peer_unhealthy_alarm_name=ctx.name("peer-unhealthy"),
     )
-
-
-def _add_topic(template: Template, ctx: StackContext) -> tuple[Key, Topic]:
-    """The alarm topic, encrypted with its own key, and the operators' subscription."""
-    key = _topic_key(template, ctx)
-    topic = template.add_resource(
-        Topic(
-            "AlarmTopic",
-            TopicName=ctx.name("alarms"),
-            DisplayName=f"trading-dr {ctx.env.suffix} {ctx.region}",
-            KmsMasterKeyId=GetAtt(key, "Arn"),
-            Tags=ctx.tags(),
-        )
-    )
-    template.add_resource(
-        SubscriptionResource(
-            "AlarmEmailSubscription",
-            TopicArn=Ref(topic),
-            Protocol="email",
-            Endpoint=ctx.env.alarm_email,
-        )
-    )
-    return key, topic
 
 
 def _add_aurora_lag_alarm(
