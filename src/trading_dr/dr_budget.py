@@ -2,9 +2,9 @@
 
 Every figure that the templates decide is read back from them (health-check interval and
 threshold, alarm periods, the record's TTL or alias, the workflow's poll bound and
-timeout, S3 Replication Time Control); every figure AWS decides is a constant below with
-the document that states it. Nothing is typed twice: change a template and the budget
-follows. `compute_budget(templates, env)` returns a `DrBudget`; `.rows()` is what the
+timeout, S3 Replication Time Control); every figure AWS decides is a constant in
+dr_figures.py with the document that states it. Nothing is typed twice: change a template
+and the budget follows. `compute_budget(templates, env)` returns a `DrBudget`; `.rows()` is what the
 audit pack prints, `.missed()` names every target the design does not meet.
 
 The recovery time has two paths that run in parallel after the primary fails:
@@ -36,37 +36,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from trading_dr.config import Environment, Role
+from trading_dr.dr_figures import (
+    ALIAS_TTL_S,
+    ALIAS_TTL_SOURCE,
+    AURORA_PROMOTION_S,
+    AURORA_PROMOTION_SOURCE,
+    AURORA_RPO_S,
+    AURORA_RPO_SOURCE,
+    DYNAMODB_RPO_S,
+    DYNAMODB_RPO_SOURCE,
+    S3_RTC_SOURCE,
+)
 
 Json = Any
 Kind = Literal["detection", "switch", "promotion", "bound", "rpo"]
-
-# Figures AWS sets, each with where AWS states it.
-ALIAS_TTL_S = 60
-ALIAS_TTL_SOURCE = (
-    "Route 53 Developer Guide, 'Choosing between alias and non-alias records': an alias "
-    "record takes the target's TTL, which AWS sets (60 s for AWS service endpoints such as "
-    "API Gateway regional domains and ELB); it is not configurable"
-)
-AURORA_PROMOTION_S = 60
-AURORA_PROMOTION_SOURCE = (
-    "Amazon Aurora Global Database product page: cross-Region recovery 'RTO of less than "
-    "1 minute' (typical, no SLA)"
-)
-AURORA_RPO_S = 1
-AURORA_RPO_SOURCE = (
-    "Aurora User Guide, 'Using Amazon Aurora global databases': replication to secondary "
-    "Regions with 'typical latency of under a second' (no SLA)"
-)
-DYNAMODB_RPO_S = 1
-DYNAMODB_RPO_SOURCE = (
-    "DynamoDB Developer Guide, 'Global tables': changes propagate to other replicas "
-    "'typically within one second' (no SLA)"
-)
-S3_RTC_SOURCE = (
-    "S3 User Guide, 'Replication Time Control': 99.99 % of objects replicated within "
-    "15 minutes (SLA)"
-)
-
 
 # Where the reconciler's timing lives in the regional templates (its environment, set by
 # trading_dr.resources.application.reconciler_environment).

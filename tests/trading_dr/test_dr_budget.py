@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.templates import environment, template
 from trading_dr.config import Role
-from trading_dr.dr_budget import ACCEPTED, ALIAS_TTL_S, BudgetError, compute_budget
+from trading_dr.dr_budget import ACCEPTED, BudgetError, compute_budget
+from trading_dr.dr_figures import ALIAS_TTL_S
 from trading_dr.resources.routing import FAILOVER_RECORD_TTL_S
 
 
