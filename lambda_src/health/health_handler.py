@@ -1,6 +1,6 @@
 """Lambda entry point for GET /health (handler `health_handler.handler`): 200 when this
-region can accept trades (the database answers, as writer or reader; the trade queue and
-the sessions table are reachable), else 503. `?probe=liveness` runs the same checks."""
+region can accept trades (the database answers, as writer or reader; the trade queue, the
+sessions table and the journal are reachable), else 503. `?probe=liveness` runs the same checks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from health_logic import database_probe, health, run_checks, wants_liveness
 from trading_shared.api import response
-from trading_shared.aws import client, probe_queue, probe_sessions_table
+from trading_shared.aws import client, probe_queue, probe_table
 from trading_shared.db import Connector, connector
 from trading_shared.settings import HealthSettings, health_settings
 
@@ -51,7 +51,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         {
             "database": database_probe(rt.connector, roles),
             "queue": partial(probe_queue, rt.sqs, s.queue_url),
-            "sessions": partial(probe_sessions_table, rt.dynamodb, s.sessions_table),
+            "sessions": partial(probe_table, rt.dynamodb, s.sessions_table),
+            "journal": partial(probe_table, rt.dynamodb, s.journal_table),
         },
         timeout_s=s.timeout_s,
     )

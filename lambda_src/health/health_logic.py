@@ -6,9 +6,7 @@ Aurora writer: a read-only member's processor defers what it cannot store and th
 region's reconciler replays it from the journal. So a region whose database answers in
 either role is healthy, and Route 53 can move traffic to the recovery region as soon as
 the primary fails its checks, before the promotion (the DR budget's traffic path). The
-fence, not this answer, keeps traffic off an old primary after a failover. The journal is
-a DynamoDB table in the same region as the sessions table, which stands for both here:
-probing it too needs its name and a DescribeTable grant in the health function's template.
+fence, not this answer, keeps traffic off an old primary after a failover.
 
 Route 53 counts a region healthy on 2xx/3xx answered within 2 s of connecting, so the
 checks run concurrently and a check still running at the deadline counts as failed.

@@ -21,7 +21,7 @@ LAG_WINDOW = timedelta(minutes=5)
 # An unplanned failover judges the data it would lose by the last lag Aurora reported;
 # during an outage the metric may stop, so look back further than for a planned one.
 LAST_KNOWN_LAG_WINDOW = timedelta(hours=3)
-FENCE_SET = "fenced"  # as the failover workflow writes it (trading_dr/failover.py)
+FENCE_SET = "fenced"  # as the failover workflow writes it (trading_dr/resources/failover/)
 
 
 class SettingsError(RuntimeError):

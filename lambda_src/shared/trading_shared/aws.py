@@ -124,8 +124,8 @@ class TableNotActiveError(RuntimeError):
     pass
 
 
-def probe_sessions_table(dynamodb: Any, table: str) -> None:
-    """This region's replica of the sessions table exists and is ACTIVE."""
+def probe_table(dynamodb: Any, table: str) -> None:
+    """This region's replica of a global table (sessions, journal) exists and is ACTIVE."""
     status = dynamodb.describe_table(TableName=table)["Table"]["TableStatus"]
     if status != "ACTIVE":
         raise TableNotActiveError(f"table {table} is {status}")

@@ -96,6 +96,7 @@ class HealthSettings:
     region: str
     queue_url: str
     sessions_table: str
+    journal_table: str
     timeout_s: float
     database: DatabaseSettings
 
@@ -238,6 +239,7 @@ def health_settings(environ: Mapping[str, str]) -> HealthSettings:
         region=r.text("AWS_REGION"),
         queue_url=r.text("TRADE_QUEUE_URL"),
         sessions_table=r.text("SESSIONS_TABLE_NAME"),
+        journal_table=r.text("JOURNAL_TABLE_NAME"),
         timeout_s=timeout,
         database=replace(database, timeout_s=min(database.timeout_s, timeout)),
     )

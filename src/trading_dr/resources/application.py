@@ -235,7 +235,7 @@ def _health(props: ApplicationProps) -> FunctionSpec:
     return FunctionSpec(
         name="health",
         handler="health_handler.handler",
-        description="GET /health: can this region serve? (Route 53 health check)",
+        description="GET /health: can this region accept trades? (Route 53 health check)",
         memory_mb=256,
         timeout_s=5,
         reserved_concurrency=10,
@@ -243,14 +243,16 @@ def _health(props: ApplicationProps) -> FunctionSpec:
             **_app_login_env(props.db),
             "TRADE_QUEUE_URL": props.queues.queue_url,
             "SESSIONS_TABLE_NAME": props.sessions_table,
+            "JOURNAL_TABLE_NAME": props.journal_table,
             "HEALTH_TIMEOUT_SECONDS": "1.5",
         },
         statements=[
             *grant_read_attributes(props.queues),
+            # Intake needs both tables: their replicas here must be ACTIVE.
             allow(
-                "DescribeSessionsTable",
+                "DescribeIntakeTables",
                 (dynamodb.DescribeTable,),
-                [regional_table_arn(props.sessions_table)],
+                [regional_table_arn(props.sessions_table), regional_table_arn(props.journal_table)],
             ),
             _iam_login(props.db),
         ],

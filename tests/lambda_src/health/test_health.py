@@ -18,6 +18,7 @@ from tests.conftest import Database
 from tests.lambda_src.helpers import context, event
 
 TABLE = "user-sessions-test"
+JOURNAL = "trade-journal-test"
 
 
 @dataclass
@@ -40,12 +41,13 @@ def health(aws: None, database: Database, monkeypatch: pytest.MonkeyPatch) -> He
     )
     sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
     queue_url = sqs.create_queue(QueueName="trades-test")["QueueUrl"]
-    dynamodb.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "session_token", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "session_token", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    for name, key in ((TABLE, "session_token"), (JOURNAL, "trade_id")):
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
     for name, value in {
         "DB_HOST": database.server.host,
         "DB_PORT": str(database.server.port),
@@ -54,6 +56,7 @@ def health(aws: None, database: Database, monkeypatch: pytest.MonkeyPatch) -> He
         "DB_TLS": "disable",
         "TRADE_QUEUE_URL": queue_url,
         "SESSIONS_TABLE_NAME": TABLE,
+        "JOURNAL_TABLE_NAME": JOURNAL,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(health_handler, "_runtime", None)
@@ -70,7 +73,7 @@ def test_region_with_all_dependencies_reachable_is_healthy(health: Health) -> No
     assert body["region"] == "us-east-1"
     assert body["status"] == "ok"
     assert body["database_role"] == "writer"
-    assert set(body["checks"]) == {"database", "queue", "sessions"}
+    assert set(body["checks"]) == {"database", "queue", "sessions", "journal"}
     assert all(c["ok"] for c in body["checks"].values())
 
 
@@ -98,13 +101,13 @@ def test_database_down_makes_the_region_unhealthy(health: Health) -> None:
     assert health.get()[0] == 200
 
 
-@pytest.mark.parametrize("dependency", ["queue", "sessions"])
+@pytest.mark.parametrize("dependency", ["queue", "sessions", "journal"])
 def test_missing_aws_dependency_makes_the_region_unhealthy(health: Health, dependency: str) -> None:
-    # GIVEN the queue or the sessions table is gone
+    # GIVEN the queue, the sessions table or the journal is gone
     if dependency == "queue":
         health.sqs.delete_queue(QueueUrl=health.queue_url)
     else:
-        health.dynamodb.delete_table(TableName=TABLE)
+        health.dynamodb.delete_table(TableName={"sessions": TABLE, "journal": JOURNAL}[dependency])
 
     # WHEN Route 53 asks
     status, body = health.get()

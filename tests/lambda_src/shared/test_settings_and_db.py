@@ -57,7 +57,7 @@ def test_every_bad_variable_is_named_at_once() -> None:
 
 def test_health_database_timeout_never_exceeds_the_health_deadline() -> None:
     # GIVEN a 10 s database timeout and a 1.5 s health deadline
-    env = {**DB_ENV, "TRADE_QUEUE_URL": "q", "SESSIONS_TABLE_NAME": "t"}
+    env = {**DB_ENV, "TRADE_QUEUE_URL": "q", "SESSIONS_TABLE_NAME": "t", "JOURNAL_TABLE_NAME": "j"}
 
     # WHEN the health settings are read, THEN the database gets the shorter one
     assert health_settings(env).database.timeout_s == 1.5
