@@ -56,8 +56,9 @@ def _latest(dep: Deployment, cloudwatch: Any, metric: str, end: datetime) -> flo
             {"Name": "Environment", "Value": dep.env.suffix},
         ],
         StartTime=end - WINDOW,
-        # One period past now: the end is exclusive and compared at whole seconds (moto
-        # truncates it), so a figure published within the current second would be missed.
+        # One period past now: EndTime is exclusive ("results include data points up to the
+        # specified time stamp", CloudWatch API Reference, GetMetricStatistics) and moto
+        # truncates it to whole seconds, so a figure published this second would be missed.
         EndTime=end + timedelta(seconds=PERIOD_S),
         Period=PERIOD_S,
         Statistics=["Maximum"],
