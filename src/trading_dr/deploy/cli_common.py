@@ -59,7 +59,8 @@ def common_options(function: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--local",
             is_flag=True,
-            help="Start the embedded local AWS for the duration of this command.",
+            help="Use the background local AWS, started if none runs; its state lasts "
+            "across commands until `trading-dr local-aws --stop`.",
         ),
         click.option(
             "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -245,15 +246,13 @@ def deployment(
     check_single_account(env)
     endpoint_url = check_endpoint_url(opts.endpoint_url) if opts.endpoint_url else None
     files = _read_tree(opts.from_dir, env) if opts.from_dir else dict(render_environment(env).files)
-    local = None
     home = region_of(env) if region_of else env.primary.region
     session_kwargs: dict[str, Any] = {"region_name": home}
     if opts.local:
-        from trading_dr.local_aws.server import LOCAL_CREDENTIALS, LocalAws
+        from trading_dr.local_aws.daemon import ensure_running
+        from trading_dr.local_aws.server import LOCAL_CREDENTIALS
 
-        local = LocalAws().start()
-        local.provide(env)
-        endpoint_url = local.endpoint_url
+        endpoint_url = ensure_running(lambda line: click.echo(line, err=True)).endpoint_url
         session_kwargs.update(LOCAL_CREDENTIALS)
     elif opts.profile:
         session_kwargs["profile_name"] = opts.profile
@@ -263,19 +262,21 @@ def deployment(
         clients = Clients(
             session,
             endpoint_url,
-            local_account=env.accounts[0] if local else None,
+            local_account=env.accounts[0] if opts.local else None,
             sts_region=home,
             local_cross_account=is_loopback(endpoint_url),
         )
+        if opts.local:
+            from trading_dr.local_aws.daemon import require_provided
+
+            require_provided(clients, env)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        check = is_delegated if check_delegation and local is None else None
+        check = is_delegated if check_delegation and not opts.local else None
         yield Deployment(
             env, files, clients, Pacing(), progress, deadline, ask_stop_or_detach, check
         )
     finally:
         progress.close()
-        if local is not None:
-            local.stop()
 
 
 def print_stages(opts: Options, results: list[Any], verb: str) -> None:

@@ -174,23 +174,46 @@ def drill_command(scenario: str, env: str, output: str, debug: bool) -> None:
     show_default=True,
     help="Port on 127.0.0.1 (0: any free).",
 )
+@click.option(
+    "--stop", "stop", is_flag=True, help="Stop the background local AWS that --local started."
+)
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Whether the background local AWS runs, and where (exit 0 running, 1 not).",
+)
 @click.option("--debug", is_flag=True)
-def local_aws_command(port: int, debug: bool) -> None:
-    """Run the embedded local AWS until interrupted (Ctrl-C)."""
+@click.pass_context
+def local_aws_command(
+    ctx: click.Context, port: int, stop: bool, show_status: bool, debug: bool
+) -> None:
+    """Run the embedded local AWS until interrupted (Ctrl-C); or stop or show the
+    background one that `--local` commands share."""
+    opts = Options("prod", None, None, True, "text", debug, False, None)
+    if stop or show_status:
+        port_given = ctx.get_parameter_source("port") is not click.core.ParameterSource.DEFAULT
+
+        def check() -> None:
+            if stop and show_status:
+                raise UsageError("--stop and --status exclude each other; fix: pass one of them")
+            if port_given:
+                raise UsageError(
+                    "--port applies to the foreground local AWS only; fix: drop --port "
+                    "(the background one picks a free port)"
+                )
+
+        run(opts, check)
+        _background_local_aws(opts, stop)
+        return
+    from trading_dr.local_aws.daemon import provide_every_environment
     from trading_dr.local_aws.server import LocalAws
 
     server = LocalAws(port=port, verbose=debug)
-    opts = Options("prod", None, None, True, "text", debug, False, None)
 
     def start() -> list[str]:
-        from trading_dr.generator import DEFAULT_ENVIRONMENTS, select_environments
-
         server.start()
-        return [
-            item
-            for env in select_environments(DEFAULT_ENVIRONMENTS, [])
-            for item in server.provide(env)
-        ]
+        return provide_every_environment(server)
 
     provided = run(opts, start)
     click.echo(
@@ -208,6 +231,38 @@ def local_aws_command(port: int, debug: bool) -> None:
         pass
     finally:
         server.stop()
+
+
+def _background_local_aws(opts: Options, stop: bool) -> None:
+    """`local-aws --stop` (exit 0 whether one ran or not) and `--status` (exit 0 running,
+    1 not)."""
+    from trading_dr.local_aws import daemon
+
+    paths = daemon.state_paths()
+    if stop:
+        stopped = run(opts, daemon.stop)
+        if stopped.was_running and stopped.state is not None:
+            click.echo(
+                f"stopped the background local AWS at {stopped.state.endpoint_url} "
+                f"(pid {stopped.state.pid}); its state is gone"
+            )
+        elif stopped.state is not None:
+            click.echo(
+                f"no background local AWS running (removed {paths.state}, which named "
+                f"pid {stopped.state.pid}, gone)"
+            )
+        else:
+            click.echo("no background local AWS running")
+        return
+    found = run(opts, daemon.running)
+    if found is None:
+        click.echo("no background local AWS running (a --local command starts one)")
+        sys.exit(1)
+    click.echo(f"background local AWS running at {found.describe(paths)}")
+    click.echo(
+        f"--local commands use it; others reach it with --endpoint-url {found.endpoint_url} "
+        "and AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    )
 
 
 COMMANDS = (

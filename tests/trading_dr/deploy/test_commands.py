@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -152,10 +153,10 @@ def test_destroy_with_nothing_deployed_says_so_and_names_bootstrap_left(
 
 
 def test_dev_deploys_locally_with_its_existing_hosted_zone(
-    local_aws: LocalAws, aws_env: None
+    background_state: Path, aws_env: None
 ) -> None:
     # GIVEN dev names an existing zone (Z0DEVEXAMPLE12345) that no rollout creates
-    # WHEN it is deployed on the embedded local AWS
+    # WHEN it is deployed on the background local AWS (in this test's state directory)
     result = CliRunner().invoke(cli, ["deploy", "--env", "dev", "--local", "--output", "json"])
 
     # THEN every stage succeeds: the local AWS provided the zone under that id
