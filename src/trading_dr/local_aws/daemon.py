@@ -270,6 +270,9 @@ def _start(paths: StatePaths, timeout_s: float, command: list[str] | None) -> Ba
             stderr=subprocess.STDOUT,
             start_new_session=True,  # the caller's terminal signals (Ctrl-C) do not reach it
             close_fds=True,  # in particular not the lock: it must not outlive this start
+            # Not the caller's directory: `-m` puts it first on sys.path, and a long-lived
+            # process would keep it in use.
+            cwd=paths.directory,
         )
     _children[child.pid] = child
     deadline = time.monotonic() + timeout_s

@@ -66,6 +66,8 @@ def test_a_start_is_told_once_and_later_commands_reuse_its_state(
     # THEN it runs in a session of its own (the caller's Ctrl-C does not reach it), the
     # state file says where, and the user is told once how to stop it
     assert os.getsid(first.pid) == first.pid
+    # and in the state directory, not the caller's (which `-m` would put on its sys.path)
+    assert Path(f"/proc/{first.pid}/cwd").resolve() == background_state.resolve()
     recorded = json.loads((background_state / "local-aws.json").read_text())
     assert recorded == {
         "pid": first.pid,
