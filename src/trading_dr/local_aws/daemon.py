@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from trading_dr import __version__
 from trading_dr.errors import EndpointError, OutputError, TradingDrError
+from trading_dr.local_aws.server import LOCAL_HOST
 
 STATE_DIR_VARIABLE = "TRADING_DR_STATE_DIR"
 DEFAULT_STATE_DIR = Path("~/.cache/trading-dr")
@@ -44,6 +45,7 @@ LOCK_TIMEOUT_S = START_TIMEOUT_S + 2 * STOP_TIMEOUT_S
 # is hung or is not the local AWS.
 ANSWER_TIMEOUT_S = 5.0
 POLL_S = 0.1
+MAX_PID = 2**31 - 1  # pid_t; a larger number overflows os.kill
 
 # Processes this process started: they must be reaped (poll) to be seen gone, as an
 # exited child stays a zombie that kill(pid, 0) still finds.
@@ -127,19 +129,28 @@ def _locked(paths: StatePaths) -> Iterator[None]:
 
 
 def read_state(paths: StatePaths) -> Background | None:
-    """The recorded server, or None (no file; an unreadable one is as good as none: it is
-    written atomically, so it was not written by this module)."""
+    """The recorded server, or None (no file; an unreadable or implausible one is as good
+    as none: it is written atomically, so this module did not write it). The pid is
+    signalled and the URL receives every call, so neither is taken on trust: pid 0, -1
+    or 1 would signal a process group, every process or init, and another URL than this
+    machine's loopback would send the deployer elsewhere."""
     try:
         data = json.loads(paths.state.read_text())
-        return Background(
-            pid=int(data["pid"]),
-            port=int(data["port"]),
-            endpoint_url=str(data["endpoint_url"]),
-            started_at=str(data["started_at"]),
-            version=str(data["version"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        pid, port, url = data["pid"], data["port"], data["endpoint_url"]
+        started_at, version = data["started_at"], data["version"]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
+    if not (_is_int(pid) and 1 < pid <= MAX_PID and _is_int(port) and 0 < port <= 65535):
+        return None
+    if url != f"http://{LOCAL_HOST}:{port}" or not isinstance(started_at, str):
+        return None
+    if not isinstance(version, str):
+        return None
+    return Background(pid, port, url, started_at, version)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _write_state(paths: StatePaths, state: Background) -> None:

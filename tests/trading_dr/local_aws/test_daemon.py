@@ -17,6 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.background import servers_of
 from trading_dr import __version__
@@ -286,3 +288,54 @@ def test_a_server_of_another_version_is_reused_with_a_warning(background_state: 
         f"warning: the background local AWS was started by trading-dr 0.0.1, this is "
         f"{__version__}; restart it with `trading-dr local-aws --stop` if it behaves unexpectedly"
     ]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = ("pid", "port", "endpoint_url", "started_at", "version")
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    content=st.one_of(
+        st.binary(max_size=64),
+        JSON.map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, JSON)).map(
+            lambda value: json.dumps(value).encode()
+        ),
+        st.builds(
+            lambda pid, port, host: json.dumps(
+                {
+                    "pid": pid,
+                    "port": port,
+                    "endpoint_url": f"http://{host}:{port}",
+                    "started_at": "2026-01-01T00:00:00Z",
+                    "version": "0.1.0",
+                }
+            ).encode(),
+            st.integers(min_value=-(2**64), max_value=2**64),
+            st.integers(min_value=-(2**17), max_value=2**17),
+            st.sampled_from(["127.0.0.1", "localhost", "10.0.0.1", "example.com"]),
+        ),
+    )
+)
+def test_a_state_file_is_trusted_only_for_a_plausible_local_server(
+    tmp_path: Path, content: bytes
+) -> None:
+    # Whatever the file holds, reading it never fails, and what is taken from it can only
+    # signal one ordinary process and only send calls to this machine's loopback.
+    paths = daemon.state_paths(tmp_path)
+    paths.state.write_bytes(content)
+
+    state = daemon.read_state(paths)
+
+    if state is not None:
+        assert 1 < state.pid < 2**31
+        assert 0 < state.port <= 65535
+        assert state.endpoint_url == f"http://127.0.0.1:{state.port}"
+        daemon.pid_alive(state.pid)  # no OverflowError, no process group signalled
