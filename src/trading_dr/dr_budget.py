@@ -47,6 +47,7 @@ from trading_dr.dr_figures import (
     DYNAMODB_RPO_SOURCE,
     S3_RTC_SOURCE,
 )
+from trading_dr.resources.failover.asl import definition_of
 
 Json = Any
 Kind = Literal["detection", "switch", "promotion", "bound", "rpo"]
@@ -249,7 +250,7 @@ def _conditions(
 
 
 def _workflow(secondary: Json) -> tuple[BudgetRow, BudgetRow]:
-    definition = _resource(secondary, "FailoverStateMachine", Role.SECONDARY)["Definition"]
+    definition = definition_of(_resource(secondary, "FailoverStateMachine", Role.SECONDARY))
     states = definition["States"]
     wait = states["WaitForWriter"]["Seconds"]
     polls = next(

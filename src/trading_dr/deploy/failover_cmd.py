@@ -53,11 +53,13 @@ def recovery_region(env: Environment, role: Role) -> str:
     return next(s.region for s in stages(env) if s.role is role)
 
 
-def state_machine_arn(clients: Clients, region: str, suffix: str) -> str:
-    """The workflow's ARN in `region`, from its deterministic name and the caller's
-    account (regional STS) alone."""
+def state_machine_arn(
+    clients: Clients, region: str, suffix: str, account: str | None = None
+) -> str:
+    """The workflow's ARN in `region`, from its deterministic name and the account
+    (default the caller's, from regional STS) alone."""
     return (
-        f"arn:{clients.partition()}:states:{region}:{clients.caller_account()}:"
+        f"arn:{clients.partition()}:states:{region}:{account or clients.caller_account()}:"
         f"stateMachine:{state_machine_name(suffix)}"
     )
 
@@ -72,8 +74,13 @@ def find_state_machine(dep: Deployment, role: Role) -> str:
     region = recovery_region(dep.env, role)
     clients = dep.clients
     name = state_machine_name(dep.env.suffix)
-    arn = state_machine_arn(clients, region, dep.env.suffix)
-    sfn = clients.client("stepfunctions", region)
+    # The environment's account (the deployer's single target account): the credentials
+    # must be that account's, except against a local AWS on this machine, where the
+    # deployer reaches the environment's account from moto's default one.
+    account = dep.env.accounts[0]
+    clients.require_account(account)
+    arn = state_machine_arn(clients, region, dep.env.suffix, account)
+    sfn = clients.client("stepfunctions", region, account)
     try:
         call(dep.pacing, sfn.describe_state_machine, stateMachineArn=arn)
     except ClientError as exc:
@@ -81,7 +88,7 @@ def find_state_machine(dep: Deployment, role: Role) -> str:
             raise
         raise OperationFailedError(
             f"no failover workflow in {region}: no state machine named {name} in account "
-            f"{clients.caller_account()}; fix: deploy first (trading-dr deploy), or check "
+            f"{account}; fix: deploy first (trading-dr deploy), or check "
             "--env and the credentials' account"
         ) from exc
     return arn

@@ -33,7 +33,7 @@ from trading_dr.local_aws.drill_model import (
 from trading_dr.local_aws.event_patterns import alarm_arn
 from trading_dr.local_aws.global_failover import ACCOUNT
 from trading_dr.local_aws.intrinsics import Resolver
-from trading_dr.resources.failover.asl import substitute
+from trading_dr.resources.failover.asl import definition_of, substitute
 
 
 class ReplicatedTables:
@@ -298,7 +298,7 @@ def _state_machine(
 ) -> None:
     """The failover state machine from the template's definition and substitutions."""
     machine = res["FailoverStateMachine"]["Properties"]
-    definition = substitute(machine["Definition"], resolve(machine["DefinitionSubstitutions"]))
+    definition = substitute(definition_of(machine), resolve(machine["DefinitionSubstitutions"]))
     created = boto3.client("stepfunctions", region).create_state_machine(
         name=machine["StateMachineName"], definition=json.dumps(definition), roleArn=role_arn
     )["stateMachineArn"]

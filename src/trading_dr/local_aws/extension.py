@@ -16,6 +16,13 @@
    instance INOPERABLE (`protection`); ModifyDBCluster can lift it.
 8. What AWS refuses and moto accepts, where the project depends on it, fails the resource
    with AWS's error (`refusals`).
+9. What the failover path calls at runtime exists and acts as in AWS: the Aurora global
+   database and the DynamoDB global tables are moto objects beside their stand-ins
+   (`aurora_global`, `global_tables`), deployed state machines get their definition and
+   run their tasks in their own account (`workflows`), Aurora's global failover and
+   switchover exist (`global_failover`), the validator runs its real code
+   (`validator_runtime`, through `lambdas`) and secondaries report replication lag
+   (`replication_lag`, published by the server).
 """
 
 from __future__ import annotations
@@ -29,7 +36,18 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 
-from trading_dr.local_aws import faults, iam_delay, lambdas, outage, protection, refusals
+from trading_dr.local_aws import (
+    aurora_global,
+    faults,
+    global_failover,
+    global_tables,
+    iam_delay,
+    lambdas,
+    outage,
+    protection,
+    refusals,
+    workflows,
+)
 from trading_dr.local_aws.stacksets import (
     InjectedResourceError,
 )
@@ -78,6 +96,10 @@ def install() -> None:
         outage.install()
         iam_delay.install()
         protection.install()
+        aurora_global.register()
+        global_tables.register()
+        workflows.install()
+        global_failover.install()
         _installed.append(True)
 
 

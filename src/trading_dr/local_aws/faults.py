@@ -22,6 +22,9 @@ class ResourceFault:
     skip: int = 0  # matching creates/updates let through first (e.g. 1: the second stack)
 
 
+DEFAULT_REPLICATION_LAG_MS = 150.0
+
+
 @dataclass
 class _Faults:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -35,6 +38,9 @@ class _Faults:
     lambda_seconds: float = 0.0
     lambda_limit: int = 1000  # AWS's default regional concurrency limit
     regions_down: set[str] = field(default_factory=set)
+    # What Aurora reports as AuroraGlobalDBReplicationLag for each secondary (typically
+    # under a second, Aurora User Guide "Monitoring Aurora global databases").
+    replication_lag_ms: float = DEFAULT_REPLICATION_LAG_MS
     refused: list[tuple[str, str]] = field(default_factory=list)  # (region, service)
 
 
@@ -121,6 +127,17 @@ def lambda_concurrency_limit() -> int:
         return _STATE.lambda_limit
 
 
+def set_replication_lag_ms(milliseconds: float) -> None:
+    """The replication lag every secondary member of a global cluster reports from now on."""
+    with _STATE.lock:
+        _STATE.replication_lag_ms = milliseconds
+
+
+def replication_lag_ms() -> float:
+    with _STATE.lock:
+        return _STATE.replication_lag_ms
+
+
 def lambda_duration() -> float:
     with _STATE.lock:
         return _STATE.lambda_seconds
@@ -165,6 +182,7 @@ def clear() -> None:
         _STATE.lambda_seconds = 0.0
         _STATE.iam_seconds = 0.0
         _STATE.lambda_limit = 1000
+        _STATE.replication_lag_ms = DEFAULT_REPLICATION_LAG_MS
     _clear_drifts()
 
 

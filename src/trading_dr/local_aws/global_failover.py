@@ -19,7 +19,8 @@ moto 5.2 executes Step Functions state machines (with `execute_state_machine`) a
   answers PascalCase fields even where the native API is camelCase (Step Functions
   Developer Guide, "AWS SDK service integrations"); moto passes them through unchanged.
 
-Everything else is stock moto. The module restores moto on exit.
+Everything else is stock moto. `local_failover()` restores moto on exit; the local AWS
+server keeps the extension for its life (`install()`): there a Wait state takes no time.
 """
 
 from __future__ import annotations
@@ -74,10 +75,13 @@ class FailoverControl:
     calls: list[dict[str, Any]] = field(default_factory=list)
     waits_s: list[int] = field(default_factory=list)
     describe_calls: int = 0
+    on_wait: Callable[[int], None] | None = None
     _pending: list[_Pending] = field(default_factory=list)
 
     # -- RDS behaviour ------------------------------------------------------------------
-    def promote(self, params: dict[str, Any], *, planned: bool) -> GlobalCluster:
+    def promote(
+        self, params: dict[str, Any], *, planned: bool, account: str = ACCOUNT
+    ) -> GlobalCluster:
         identifier = params["GlobalClusterIdentifier"]
         target = params["TargetDbClusterIdentifier"]
         allow_data_loss = bool(params.get("AllowDataLoss", False))
@@ -89,7 +93,7 @@ class FailoverControl:
                 "AllowDataLoss": allow_data_loss,
             }
         )
-        backend: RDSBackend = rds_backends[ACCOUNT][GLOBAL_BACKEND_REGION]
+        backend: RDSBackend = rds_backends[account][GLOBAL_BACKEND_REGION]
         cluster = backend.global_clusters.get(identifier)
         if cluster is None:
             raise GlobalClusterNotFoundError(identifier)
@@ -126,8 +130,8 @@ class FailoverControl:
 
     # -- helpers for tests ----------------------------------------------------------------
     @staticmethod
-    def writer_arn(identifier: str) -> str | None:
-        cluster = rds_backends[ACCOUNT][GLOBAL_BACKEND_REGION].global_clusters[identifier]
+    def writer_arn(identifier: str, account: str = ACCOUNT) -> str | None:
+        cluster = rds_backends[account][GLOBAL_BACKEND_REGION].global_clusters[identifier]
         return next((m.db_cluster_arn for m in cluster.members if m.is_writer), None)
 
     @staticmethod
@@ -139,6 +143,7 @@ class FailoverControl:
 
 
 _control: FailoverControl | None = None
+_installed: list[bool] = []  # non-empty once the patches are in (a list: no `global`)
 
 
 def _active() -> FailoverControl:
@@ -148,11 +153,70 @@ def _active() -> FailoverControl:
 
 
 def _failover_global_cluster(self: RDSResponse) -> ActionResult:
-    return ActionResult({"GlobalCluster": _active().promote(self.params, planned=False)})
+    promoted = _active().promote(self.params, planned=False, account=self.current_account)
+    return ActionResult({"GlobalCluster": promoted})
 
 
 def _switchover_global_cluster(self: RDSResponse) -> ActionResult:
-    return ActionResult({"GlobalCluster": _active().promote(self.params, planned=True)})
+    promoted = _active().promote(self.params, planned=True, account=self.current_account)
+    return ActionResult({"GlobalCluster": promoted})
+
+
+_original_describe = RDSBackend.describe_global_clusters
+_original_wait = WaitFunction._wait_interval
+_original_sdk_task = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
+
+
+def _describe(backend: RDSBackend) -> list[GlobalCluster]:
+    _active().tick()
+    return _original_describe(backend)
+
+
+def _wait(function: WaitFunction, env: Any, wait_seconds: int) -> None:
+    control = _active()
+    control.waits_s.append(wait_seconds)
+    if control.on_wait is not None:
+        control.on_wait(wait_seconds)
+
+
+def _sdk_task(task: aws_sdk.StateTaskServiceAwsSdk, **kwargs: Any) -> None:
+    if task.resource.api_name != "sfn":
+        _original_sdk_task(task, **kwargs)
+        return
+    kwargs["normalised_parameters"] = {
+        key[:1].lower() + key[1:]: value for key, value in kwargs["normalised_parameters"].items()
+    }
+    _original_sdk_task(task, **kwargs)
+    env = kwargs["env"]
+    answer = env.stack.pop()
+    env.stack.append({key[:1].upper() + key[1:]: value for key, value in answer.items()})
+
+
+def _patch() -> None:
+    RDSResponse.failover_global_cluster = _failover_global_cluster  # type: ignore[attr-defined]
+    RDSResponse.switchover_global_cluster = _switchover_global_cluster  # type: ignore[attr-defined]
+    RDSBackend.describe_global_clusters = _describe  # type: ignore[method-assign,assignment]
+    WaitFunction._wait_interval = _wait  # type: ignore[method-assign,assignment]
+    aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _sdk_task  # type: ignore[method-assign,assignment]
+
+
+def _unpatch() -> None:
+    del RDSResponse.failover_global_cluster  # type: ignore[attr-defined]
+    del RDSResponse.switchover_global_cluster  # type: ignore[attr-defined]
+    RDSBackend.describe_global_clusters = _original_describe  # type: ignore[method-assign]
+    WaitFunction._wait_interval = _original_wait  # type: ignore[method-assign]
+    aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _original_sdk_task  # type: ignore[method-assign]
+
+
+def install() -> FailoverControl:
+    """For the life of the process (the local AWS server): the extension with a default
+    control. Idempotent; `local_failover()` may still swap in its own control for a while."""
+    global _control  # noqa: PLW0603 - moto dispatches to class methods; state lives here
+    if not _installed:
+        _control = FailoverControl()
+        _patch()
+        _installed.append(True)
+    return _active()
 
 
 @contextmanager
@@ -163,52 +227,24 @@ def local_failover(
     stall: bool = False,
     on_wait: Callable[[int], None] | None = None,
 ) -> Iterator[FailoverControl]:
-    """Extend the running mock_aws with global failover/switchover and instant waits."""
+    """Extend moto with global failover/switchover and instant waits for a `with` block
+    (where `install()` already did, this block's control replaces its control)."""
     global _control  # noqa: PLW0603 - moto dispatches to class methods; state lives here
-    if _control is not None:
+    permanent = bool(_installed)
+    previous = _control
+    if previous is not None and not permanent:
         raise RuntimeError("local_failover() does not nest")
-    control = FailoverControl(
-        complete_after_polls=complete_after_polls, reject_promotion=reject_promotion, stall=stall
+    _control = FailoverControl(
+        complete_after_polls=complete_after_polls,
+        reject_promotion=reject_promotion,
+        stall=stall,
+        on_wait=on_wait,
     )
-    original_describe = RDSBackend.describe_global_clusters
-    original_wait = WaitFunction._wait_interval
-
-    def describe(backend: RDSBackend) -> list[GlobalCluster]:
-        control.tick()
-        return original_describe(backend)
-
-    def wait(function: WaitFunction, env: Any, wait_seconds: int) -> None:
-        control.waits_s.append(wait_seconds)
-        if on_wait is not None:
-            on_wait(wait_seconds)
-
-    original_sdk_task = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
-
-    def sdk_task(task: aws_sdk.StateTaskServiceAwsSdk, **kwargs: Any) -> None:
-        if task.resource.api_name != "sfn":
-            original_sdk_task(task, **kwargs)
-            return
-        kwargs["normalised_parameters"] = {
-            key[:1].lower() + key[1:]: value
-            for key, value in kwargs["normalised_parameters"].items()
-        }
-        original_sdk_task(task, **kwargs)
-        env = kwargs["env"]
-        answer = env.stack.pop()
-        env.stack.append({key[:1].upper() + key[1:]: value for key, value in answer.items()})
-
-    _control = control
-    RDSResponse.failover_global_cluster = _failover_global_cluster  # type: ignore[attr-defined]
-    RDSResponse.switchover_global_cluster = _switchover_global_cluster  # type: ignore[attr-defined]
-    RDSBackend.describe_global_clusters = describe  # type: ignore[method-assign,assignment]
-    WaitFunction._wait_interval = wait  # type: ignore[method-assign,assignment]
-    aws_sdk.StateTaskServiceAwsSdk._eval_service_task = sdk_task  # type: ignore[method-assign,assignment]
+    if not permanent:
+        _patch()
     try:
-        yield control
+        yield _control
     finally:
-        del RDSResponse.failover_global_cluster  # type: ignore[attr-defined]
-        del RDSResponse.switchover_global_cluster  # type: ignore[attr-defined]
-        RDSBackend.describe_global_clusters = original_describe  # type: ignore[method-assign]
-        WaitFunction._wait_interval = original_wait  # type: ignore[method-assign]
-        aws_sdk.StateTaskServiceAwsSdk._eval_service_task = original_sdk_task  # type: ignore[method-assign]
-        _control = None
+        if not permanent:
+            _unpatch()
+        _control = previous

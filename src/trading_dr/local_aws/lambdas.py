@@ -1,4 +1,4 @@
-"""Lambda invocations in the local AWS: answered, never executed (moto runs code in docker).
+"""Lambda invocations in the local AWS: answered, not executed (moto runs code in docker).
 
 `LocalAws` switches moto to its docker-less Lambda (config `{"lambda": {"use_docker":
 false}}`): an Invoke returns the next answer queued for the caller's account and region
@@ -9,7 +9,8 @@ false}}`): an Invoke returns the next answer queued for the caller's account and
   AWS does; functions created by CloudFormation count (moto keeps them in another store);
 - with nothing queued, the migrate function answers `MIGRATE_ANSWER` (nothing pending),
   so the deployer's migrate step is `unchanged`: migrations are not executed locally;
-  other functions get moto's default (the request echoed);
+  the validator runs its real code (`validator_runtime`), as the failover workflow
+  decides on its answers; other functions get moto's default (the request echoed);
 - a queued answer shaped like a handler's exception (`errorMessage` and `errorType`)
   comes back as FunctionError "Unhandled", as AWS reports it;
 - an invocation takes `faults.set_lambda_duration(seconds)` of wall time (default 0), and
@@ -79,7 +80,10 @@ def _invoke(
     elif function.handler == MIGRATE_HANDLER:
         answer = json.dumps(MIGRATE_ANSWER)
     else:
-        answer = body or "Simple Lambda happy path OK"
+        from trading_dr.local_aws import validator_runtime  # its real code: a heavy import
+
+        ran = validator_runtime.answer(self.account_id, self.region_name, function, body)
+        answer = ran if ran is not None else body or "Simple Lambda happy path OK"
     try:
         parsed = json.loads(answer)
     except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
 from types import TracebackType
 from typing import Any
@@ -24,6 +25,7 @@ class LocalAws:
         self._port = port
         self._verbose = verbose
         self._server: object | None = None
+        self._publisher: Any = None
         self.endpoint_url = ""
 
     def start(self) -> LocalAws:
@@ -49,7 +51,12 @@ class LocalAws:
         host, port = server.get_host_and_port()
         self._server = server
         self.endpoint_url = f"http://{host}:{port}"
+        # Step Functions tasks and the validator's real code call this server back.
+        os.environ["MOTO_PORT"] = str(port)
         self._configure()
+        from trading_dr.local_aws.replication_lag import Publisher
+
+        self._publisher = Publisher().start()
         return self
 
     def _check_port_free(self) -> None:
@@ -76,10 +83,11 @@ class LocalAws:
             pass
 
     def _configure(self) -> None:
-        """Lambda without docker: invocations are answered (`lambdas`), not executed."""
-        from trading_dr.local_aws.lambdas import CONFIG
+        """Lambda without docker: invocations are answered (`lambdas`), not executed;
+        state machines execute (`workflows`)."""
+        from trading_dr.local_aws import lambdas, workflows
 
-        self._post("/moto-api/config", CONFIG)
+        self._post("/moto-api/config", lambdas.CONFIG | workflows.CONFIG)
 
     def queue_lambda_answers(self, account: str, region: str, *answers: Any) -> None:
         """The next Lambda invocations in `account`/`region` return `answers`, in order
@@ -103,13 +111,17 @@ class LocalAws:
     def reset(self) -> None:
         """Forget every resource (moto's /moto-api/reset), queued Lambda answer and armed
         fault; the configuration is set again (a test may have changed it)."""
-        from trading_dr.local_aws import faults
+        from trading_dr.local_aws import faults, global_tables
 
         self._post("/moto-api/reset")
         self._configure()
         faults.clear()
+        global_tables.clear()
 
     def stop(self) -> None:
+        if self._publisher is not None:
+            self._publisher.stop()
+            self._publisher = None
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None

@@ -110,6 +110,21 @@ SPECS: dict[str, Spec] = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class Mirror:
+    """A real moto object kept beside a stand-in, for types the platform's own code calls
+    at runtime (the failover workflow and validator call RDS and DynamoDB): created with
+    the stand-in (idempotent, an update keeps it), deleted with it, and answering the
+    GetAtt attributes it knows (`attribute` returns None for the others)."""
+
+    create: Callable[[StandIn], None]
+    delete: Callable[[StandIn], None]
+    attribute: Callable[[StandIn, str], str | None]
+
+
+MIRRORS: dict[str, Mirror] = {}
+
 # Types moto models, but not in a way the templates can use: its RDS DBInstance needs a
 # DBCluster in moto's RDS backend, which the (stand-in) cluster is not.
 REPLACED = frozenset({"AWS::RDS::DBInstance"})
@@ -148,6 +163,10 @@ class StandIn(CloudFormationModel):
         return self.get_cfn_attribute(self.spec.ref)
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
+        mirror = MIRRORS.get(self.resource_type)
+        mirrored = mirror.attribute(self, attribute_name) if mirror else None
+        if mirrored is not None:
+            return mirrored
         if self.spec is None:
             if attribute_name.endswith("Arn"):
                 service = self.resource_type.split("::")[1].lower()
@@ -174,7 +193,22 @@ class StandIn(CloudFormationModel):
         **kwargs: Any,
     ) -> StandIn:
         properties = dict(cloudformation_json.get("Properties") or {})
-        return cls(cls._name(resource_name, properties), account_id, region_name, properties)
+        return cls._mirrored(
+            cls(cls._name(resource_name, properties), account_id, region_name, properties)
+        )
+
+    @classmethod
+    def _mirrored(cls, item: StandIn) -> StandIn:
+        mirror = MIRRORS.get(cls.resource_type)
+        if mirror is not None:
+            mirror.create(item)
+        return item
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto's stack deletion calls this; only a mirrored object has anything to delete."""
+        mirror = MIRRORS.get(self.resource_type)
+        if mirror is not None:
+            mirror.delete(self)
 
     @classmethod
     def update_from_cloudformation_json(
@@ -188,7 +222,7 @@ class StandIn(CloudFormationModel):
         properties = dict(cloudformation_json.get("Properties") or {})
         # Without a name property, AWS keeps the physical id across an update.
         name = cls._name(original_resource.name, properties)
-        return cls(name, account_id, region_name, properties)
+        return cls._mirrored(cls(name, account_id, region_name, properties))
 
     @classmethod
     def delete_from_cloudformation_json(

@@ -95,4 +95,12 @@ CATALOGUE: dict[str, RuleInfo] = {
         "KMS key of a log group allows CloudWatch Logs of the region",
         ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"),
     ),
+    "StepFunctionsDefinitionNull": RuleInfo(
+        "E9011",
+        "State machine Definition object holds no null (DefinitionString carries ASL nulls)",
+        (
+            "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
+            "aws-resource-stepfunctions-statemachine.html#cfn-stepfunctions-statemachine-definition"
+        ),
+    ),
 }

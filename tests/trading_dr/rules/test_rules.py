@@ -204,6 +204,16 @@ def _stage(depends: str | None, role: bool = True) -> dict[str, Any]:
     }
 
 
+_ASL: dict[str, Any] = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+
+
+def _machine(**definition: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"RoleArn": "arn:aws:iam::111111111111:role/sfn", **definition},
+    }
+
+
 # fmt: off
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     # (rule, case, resources that break it, resources that keep it)
@@ -266,6 +276,10 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("E9010", "key-without-logs-service", _log_group(None), _log_group("logs.us-east-1.amazonaws.com")),
     ("E9010", "logs-service-of-another-region", _log_group("logs.us-west-2.amazonaws.com"),
      _log_group("logs.us-east-1.amazonaws.com")),
+    ("E9011", "result-path-null-in-definition",
+     {"M": _machine(Definition={**_ASL, "States": {"A": {**_ASL["States"]["A"], "ResultPath": None}}})},
+     {"M": _machine(DefinitionString=json.dumps(
+         {**_ASL, "States": {"A": {**_ASL["States"]["A"], "ResultPath": None}}}))}),
     ("E9007", "encrypted-member-without-key",
      {"Db": {"Type": "AWS::RDS::DBCluster", "Properties": {
          k: v for k, v in _cluster()["Properties"].items() if k != "KmsKeyId"}}},

@@ -140,6 +140,28 @@ def catch_every_task(states_: dict[str, Asl], own_catch: set[str]) -> None:
         }
 
 
+def definition_string(asl: Asl) -> str:
+    """The definition as the template carries it: a JSON string (DefinitionString).
+
+    Not the `Definition` object: the workflow discards task results with
+    `"ResultPath": null`, and CloudFormation's template validation answers "'null' values
+    are not allowed in templates" to a null in a template (and its language extensions
+    drop null-valued keys, which would keep every result instead). Inside a string the
+    null is only Step Functions' business, as with the CDK's DefinitionString. Indented,
+    so the rendered template shows it as a readable block.
+    """
+    return json.dumps(asl, indent=2)
+
+
+def definition_of(properties: dict[str, Any]) -> Asl:
+    """The ASL object of a rendered AWS::StepFunctions::StateMachine's properties."""
+    if "DefinitionString" in properties:
+        parsed: Asl = json.loads(properties["DefinitionString"])
+        return parsed
+    found: Asl = properties["Definition"]
+    return found
+
+
 def substitute(asl: Asl, values: dict[str, str]) -> Asl:
     """The definition with placeholders replaced, as Step Functions receives it."""
     text = json.dumps(asl)

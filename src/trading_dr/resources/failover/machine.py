@@ -3,7 +3,6 @@ role and log group, and the EventBridge rule that starts the unplanned failover.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from awacs import awslambda as lambda_
@@ -22,6 +21,7 @@ from troposphere.stepfunctions import (
 )
 
 from trading_dr.policies import all_of, allow, document, service_trust, unscoped
+from trading_dr.resources.failover.asl import definition_string
 from trading_dr.resources.failover.workflow import definition
 from trading_dr.resources.log_groups import add_log_group
 from trading_dr.resources.monitoring import FENCE_NAMESPACE, MonitoringRefs, grant_notify
@@ -191,7 +191,7 @@ def _add_state_machine(
             StateMachineName=name,
             StateMachineType="STANDARD",
             RoleArn=GetAtt(role, "Arn"),
-            Definition=copy.deepcopy(definition(ctx)),
+            DefinitionString=definition_string(definition(ctx)),
             DefinitionSubstitutions={
                 "ValidatorFunctionArn": targets.validator.arn,
                 "GlobalClusterId": targets.global_cluster_id,
