@@ -13,6 +13,7 @@ from tests.support.templates import environment, template
 from trading_dr.config import Role
 from trading_dr.dr_budget import ACCEPTED, BudgetError, compute_budget
 from trading_dr.dr_figures import ALIAS_TTL_S
+from trading_dr.resources.failover.asl import definition_of, definition_string
 from trading_dr.resources.routing import FAILOVER_RECORD_TTL_S
 
 
@@ -62,10 +63,10 @@ def test_figures_come_from_the_templates_not_from_config() -> None:
     primary["ApiHealthCheck"]["Properties"]["HealthCheckConfig"]["FailureThreshold"] = 2
     record = primary["ApiFailoverRecord"]["Properties"]
     record["TTL"] = "5"
-    states = templates[Role.SECONDARY]["Resources"]["FailoverStateMachine"]["Properties"][
-        "Definition"
-    ]["States"]
-    states["WaitForWriter"]["Seconds"] = 20
+    machine = templates[Role.SECONDARY]["Resources"]["FailoverStateMachine"]["Properties"]
+    definition = definition_of(machine)
+    definition["States"]["WaitForWriter"]["Seconds"] = 20
+    machine["DefinitionString"] = definition_string(definition)
     budget = compute_budget(templates, environment("prod"))
     assert budget.traffic_rto_s == 10 * 2 + 10 + 5
     figures = {row["component"]: row["seconds"] for row in budget.rows()}

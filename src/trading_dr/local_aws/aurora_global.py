@@ -8,7 +8,8 @@ those calls find, in the stack's account:
 
 - a global cluster lives in the account's us-east-1 RDS backend, where moto's RDS looks
   for every global cluster (global clusters have no region);
-- a member cluster joins the global cluster named by its GlobalClusterIdentifier; the
+- a member cluster (one with a GlobalClusterIdentifier; no other cluster is mirrored)
+  joins the global cluster named by its GlobalClusterIdentifier; the
   first to join is the writer, as the primary is in AWS (the global stack, then the
   primary, then the secondary);
 - GetAtt DBClusterArn and Endpoint.Address answer from the moto cluster, so the endpoint
@@ -63,9 +64,11 @@ def _cluster(item: StandIn) -> DBCluster | None:
 
 
 def _create_cluster(item: StandIn) -> None:
-    if _cluster(item) is not None:
-        return
     props = item.properties
+    # Only members of a global database: the failover path calls nothing else, and a
+    # cluster on its own is the stand-in's alone (moto's would want a master user).
+    if not props.get("GlobalClusterIdentifier") or _cluster(item) is not None:
+        return
     rds_backends[item.account][item.region].create_db_cluster(
         {
             "db_cluster_identifier": item.name,
@@ -78,7 +81,7 @@ def _create_cluster(item: StandIn) -> None:
             "deletion_protection": False,
         }
     )
-    replication_lag.publish(item.account)  # a joining secondary reports at once
+    replication_lag.publish_once(item.account)  # a joining secondary reports at once
 
 
 def _delete_cluster(item: StandIn) -> None:

@@ -63,6 +63,7 @@ class _Pending:
     cluster: GlobalCluster
     target_arn: str
     polls_left: int
+    account: str = ACCOUNT
 
 
 @dataclass
@@ -76,6 +77,9 @@ class FailoverControl:
     waits_s: list[int] = field(default_factory=list)
     describe_calls: int = 0
     on_wait: Callable[[int], None] | None = None
+    # Called with the account once a promotion completes (the server publishes the new
+    # secondary's replication lag then, as Aurora starts reporting it).
+    on_promoted: Callable[[str], None] | None = None
     _pending: list[_Pending] = field(default_factory=list)
 
     # -- RDS behaviour ------------------------------------------------------------------
@@ -112,7 +116,9 @@ class FailoverControl:
         if cluster.status != "available":
             raise InvalidGlobalClusterStateError(f"global cluster {identifier} is {cluster.status}")
         cluster.status = "switching-over" if planned else "failing-over"
-        self._pending.append(_Pending(cluster, member.db_cluster_arn, self.complete_after_polls))
+        self._pending.append(
+            _Pending(cluster, member.db_cluster_arn, self.complete_after_polls, account)
+        )
         return cluster
 
     def tick(self) -> None:
@@ -127,6 +133,8 @@ class FailoverControl:
                     member.is_writer = member.db_cluster_arn == pending.target_arn
                 pending.cluster.status = "available"
                 self._pending.remove(pending)
+                if self.on_promoted is not None:
+                    self.on_promoted(pending.account)
 
     # -- helpers for tests ----------------------------------------------------------------
     @staticmethod
@@ -135,15 +143,16 @@ class FailoverControl:
         return next((m.db_cluster_arn for m in cluster.members if m.is_writer), None)
 
     @staticmethod
-    def queue_lambda_result(region: str, payload: dict[str, Any]) -> None:
+    def queue_lambda_result(region: str, payload: dict[str, Any], account: str = ACCOUNT) -> None:
         """The next Lambda invocation in `region` returns `payload` (moto's simple Lambda
         answers invocations from this queue, in order)."""
-        backend = lambda_simple_backends[ACCOUNT][region]
+        backend = lambda_simple_backends[account][region]
         backend.lambda_simple_results_queue.append(json.dumps(payload))
 
 
 _control: FailoverControl | None = None
 _installed: list[bool] = []  # non-empty once the patches are in (a list: no `global`)
+_in_block: list[bool] = []  # non-empty inside local_failover()
 
 
 def _active() -> FailoverControl:
@@ -213,7 +222,9 @@ def install() -> FailoverControl:
     control. Idempotent; `local_failover()` may still swap in its own control for a while."""
     global _control  # noqa: PLW0603 - moto dispatches to class methods; state lives here
     if not _installed:
-        _control = FailoverControl()
+        from trading_dr.local_aws import replication_lag
+
+        _control = FailoverControl(on_promoted=replication_lag.publish_once)
         _patch()
         _installed.append(True)
     return _active()
@@ -230,10 +241,11 @@ def local_failover(
     """Extend moto with global failover/switchover and instant waits for a `with` block
     (where `install()` already did, this block's control replaces its control)."""
     global _control  # noqa: PLW0603 - moto dispatches to class methods; state lives here
+    if _in_block:
+        raise RuntimeError("local_failover() does not nest")
     permanent = bool(_installed)
     previous = _control
-    if previous is not None and not permanent:
-        raise RuntimeError("local_failover() does not nest")
+    _in_block.append(True)
     _control = FailoverControl(
         complete_after_polls=complete_after_polls,
         reject_promotion=reject_promotion,
@@ -248,3 +260,4 @@ def local_failover(
         if not permanent:
             _unpatch()
         _control = previous
+        _in_block.clear()

@@ -63,6 +63,12 @@ def publish(account: str, at: datetime | None = None) -> list[tuple[str, float]]
     return published
 
 
+def publish_once(account: str) -> None:
+    """A datapoint now for each replicating secondary of `account` (after a change of
+    writer or membership, as Aurora starts reporting for a new secondary)."""
+    publish(account)
+
+
 def publish_everywhere() -> None:
     for account in list(rds_backends.keys()):
         publish(account)

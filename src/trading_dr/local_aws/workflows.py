@@ -123,8 +123,9 @@ def _with_account(original: Callable[[Any, Any], Any]) -> Any:
 
 
 def _subclasses(cls: type) -> list[type]:
-    found = [cls]
-    for sub in cls.__subclasses__():
+    found: list[type] = [cls]
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         found += _subclasses(sub)
     return found
 

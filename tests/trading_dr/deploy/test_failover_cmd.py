@@ -37,19 +37,29 @@ register_operating_commands()
 
 PRIMARY, SECONDARY = "us-east-1", "us-east-2"
 GLOBAL_ID = "trading-prod-global"
+# The world lives in the environment's account, where the deployer would have put it; the
+# command reaches it from moto's default account as it does any local AWS.
+ENV_ACCOUNT = "111111111111"
 READY = {"ready": True, "failed": []}
 SERVING = {"serving": True, "detail": {"status": 200}}
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 def client(server: LocalAws, service: str, region: str) -> Any:
-    return boto3.client(
+    """A client acting in the environment's account (moto's account header)."""
+    made = boto3.client(
         service,  # type: ignore[call-overload]
         region_name=region,
         endpoint_url=server.endpoint_url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+    def in_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = ENV_ACCOUNT
+
+    made.meta.events.register("before-sign.*.*", in_account)
+    return made
 
 
 @pytest.fixture
@@ -99,7 +109,7 @@ def build_world(server: LocalAws, files: dict[str, bytes]) -> str:
     template = yaml.safe_load(files["templates/secondary.yaml"])["Resources"]
     machine = template["FailoverStateMachine"]["Properties"]
     definition = asl.substitute(
-        machine["Definition"],
+        asl.definition_of(machine),
         {
             "ValidatorFunctionArn": validator,
             "GlobalClusterId": GLOBAL_ID,
@@ -126,8 +136,8 @@ def test_drill_switches_over_and_prints_each_state(
     world: tuple[LocalAws, FailoverControl, str],
 ) -> None:
     server, control, secondary = world
-    control.queue_lambda_result(SECONDARY, READY)
-    control.queue_lambda_result(SECONDARY, SERVING)
+    control.queue_lambda_result(SECONDARY, READY, ENV_ACCOUNT)
+    control.queue_lambda_result(SECONDARY, SERVING, ENV_ACCOUNT)
 
     result = invoke(server, "failover", "--drill")
 
@@ -146,7 +156,7 @@ def test_drill_switches_over_and_prints_each_state(
     assert lines[-1].startswith("failover (planned) SUCCEEDED in ")
     (call,) = control.calls
     assert (call["action"], call["AllowDataLoss"]) == ("SwitchoverGlobalCluster", False)
-    assert control.writer_arn(GLOBAL_ID) == secondary
+    assert control.writer_arn(GLOBAL_ID, ENV_ACCOUNT) == secondary
 
 
 def test_unplanned_needs_confirmation(world: tuple[LocalAws, FailoverControl, str]) -> None:
@@ -164,15 +174,15 @@ def test_unplanned_needs_confirmation(world: tuple[LocalAws, FailoverControl, st
     machine = history.list_state_machines()["stateMachines"][0]["stateMachineArn"]
     assert history.list_executions(stateMachineArn=machine)["executions"] == []
 
-    control.queue_lambda_result(SECONDARY, READY)
-    control.queue_lambda_result(SECONDARY, SERVING)
+    control.queue_lambda_result(SECONDARY, READY, ENV_ACCOUNT)
+    control.queue_lambda_result(SECONDARY, SERVING, ENV_ACCOUNT)
     confirmed = invoke(server, "failover", "--output", "json", stdin="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     body = json.loads(confirmed.stdout[confirmed.stdout.index("{") :])
     assert (body["status"], body["mode"], body["region"]) == ("SUCCEEDED", "unplanned", SECONDARY)
     assert {"timestamp", "kind", "state", "detail"} == set(body["events"][0])
     assert control.calls[0]["AllowDataLoss"] is True
-    assert control.writer_arn(GLOBAL_ID) == secondary
+    assert control.writer_arn(GLOBAL_ID, ENV_ACCOUNT) == secondary
 
 
 @pytest.mark.parametrize("world", [{"reject_promotion": True}], indirect=True)
@@ -180,7 +190,7 @@ def test_failed_promotion_exits_1_with_state_and_cause(
     world: tuple[LocalAws, FailoverControl, str],
 ) -> None:
     server, control, secondary = world
-    control.queue_lambda_result(SECONDARY, READY)
+    control.queue_lambda_result(SECONDARY, READY, ENV_ACCOUNT)
 
     result = invoke(server, "failover", "--yes")
 
@@ -190,7 +200,7 @@ def test_failed_promotion_exits_1_with_state_and_cause(
     assert any(
         line.split()[1:3] == ["entered", "NotifyFailure"] for line in result.stdout.splitlines()
     )
-    assert control.writer_arn(GLOBAL_ID) != secondary
+    assert control.writer_arn(GLOBAL_ID, ENV_ACCOUNT) != secondary
 
 
 def test_release_lifts_the_fence_without_confirmation(
@@ -215,8 +225,8 @@ def test_accept_data_loss_reaches_the_workflow(
     world: tuple[LocalAws, FailoverControl, str],
 ) -> None:
     server, control, _ = world
-    control.queue_lambda_result(SECONDARY, READY)
-    control.queue_lambda_result(SECONDARY, SERVING)
+    control.queue_lambda_result(SECONDARY, READY, ENV_ACCOUNT)
+    control.queue_lambda_result(SECONDARY, SERVING, ENV_ACCOUNT)
 
     result = invoke(server, "failover", "--yes", "--accept-data-loss", "--output", "json")
 
@@ -252,13 +262,21 @@ def test_state_machine_is_found_by_its_name_in_the_recovery_region_only(
     world: tuple[LocalAws, FailoverControl, str], prod: Environment, prod_files: dict[str, bytes]
 ) -> None:
     server = world[0]
-    clients = Clients(session(), server.endpoint_url, CallCounter(), sts_region=SECONDARY)
+    clients = Clients(
+        session(), server.endpoint_url, CallCounter(), sts_region=SECONDARY,
+        local_cross_account=True,
+    )  # fmt: skip
     dep = Deployment(prod, prod_files, clients, FAST, PlainProgress(io.StringIO()))
 
     arn = find_state_machine(dep, Role.SECONDARY)
 
-    assert arn == "arn:aws:states:us-east-2:123456789012:stateMachine:trading-prod-failover"
+    # In the environment's account, reached from moto's default one through its role.
+    assert arn == f"arn:aws:states:us-east-2:{ENV_ACCOUNT}:stateMachine:trading-prod-failover"
     # No stack set or stack read: nothing of the StackSets administration region.
-    assert dict(clients.counter.calls) == {"GetCallerIdentity": 1, "DescribeStateMachine": 1}
+    assert dict(clients.counter.calls) == {
+        "GetCallerIdentity": 1,
+        "AssumeRole": 1,
+        "DescribeStateMachine": 1,
+    }
     with pytest.raises(Exception, match="no failover workflow in us-east-1"):
         find_state_machine(dep, Role.PRIMARY)

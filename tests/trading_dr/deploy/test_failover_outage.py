@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.trading_dr.deploy.test_failover_cmd import (
+    ENV_ACCOUNT,
     PRIMARY,
     READY,
     SECONDARY,
@@ -33,8 +34,8 @@ def test_failover_runs_with_the_primary_region_down(
     world: tuple[LocalAws, FailoverControl, str],
 ) -> None:
     server, control, secondary = world
-    control.queue_lambda_result(SECONDARY, READY)
-    control.queue_lambda_result(SECONDARY, SERVING)
+    control.queue_lambda_result(SECONDARY, READY, ENV_ACCOUNT)
+    control.queue_lambda_result(SECONDARY, SERVING, ENV_ACCOUNT)
     faults.region_down(PRIMARY)
 
     result = invoke(server, "failover", "--yes")
@@ -42,7 +43,7 @@ def test_failover_runs_with_the_primary_region_down(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1].startswith("failover (unplanned) SUCCEEDED in ")
     assert control.calls[0]["AllowDataLoss"] is True
-    assert control.writer_arn("trading-prod-global") == secondary
+    assert control.writer_arn("trading-prod-global", ENV_ACCOUNT) == secondary
     assert faults.refused_calls() == []  # nothing was even tried in us-east-1
 
 

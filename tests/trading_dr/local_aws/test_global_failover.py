@@ -13,6 +13,7 @@ from moto import mock_aws
 from moto.rds.models import RDSBackend
 from moto.rds.responses import RDSResponse
 
+from trading_dr.local_aws import global_failover
 from trading_dr.local_aws.global_failover import local_failover
 
 GLOBAL_ID = "g1"
@@ -102,12 +103,17 @@ def test_stall_and_reject(clusters: tuple[Any, str, str]) -> None:
         assert len(control.calls) == 1
 
 
-def test_moto_is_restored_on_exit() -> None:
-    original = RDSBackend.describe_global_clusters
-    with local_failover():
+def test_moto_is_as_before_on_exit() -> None:
+    """Stock moto after the block; a local AWS server in this process keeps its own
+    extension (`install()`), and the block's control gives way to the server's again."""
+    before = (RDSBackend.describe_global_clusters, hasattr(RDSResponse, "failover_global_cluster"))
+    server_control = global_failover._control
+    with local_failover() as control:
         assert hasattr(RDSResponse, "failover_global_cluster")
-        assert RDSBackend.describe_global_clusters is not original
+        assert RDSBackend.describe_global_clusters is not global_failover._original_describe
+        assert global_failover._control is control
         with pytest.raises(RuntimeError, match="does not nest"), local_failover():
             pass
-    assert not hasattr(RDSResponse, "failover_global_cluster")
-    assert RDSBackend.describe_global_clusters is original
+    after = (RDSBackend.describe_global_clusters, hasattr(RDSResponse, "failover_global_cluster"))
+    assert after == before
+    assert global_failover._control is server_control

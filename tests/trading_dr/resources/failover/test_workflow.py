@@ -56,7 +56,7 @@ def test_no_route53_control_plane_call_anywhere(env: str, role: Role) -> None:
     text = json.dumps(template(env, role))
     for action in FORBIDDEN:
         assert action not in text
-    definition = json.dumps(_machine(env, role)["Definition"])
+    definition = json.dumps(asl.definition_of(_machine(env, role)))
     assert "route53" not in definition.lower()
 
 
@@ -142,7 +142,7 @@ def test_logs_tracing_and_trigger(env: str, role: Role) -> None:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_task_retries_throttling_and_is_caught(env: str) -> None:
-    states = _machine(env, Role.SECONDARY)["Definition"]["States"]
+    states = asl.definition_of(_machine(env, Role.SECONDARY))["States"]
     tasks = {n: s for n, s in states.items() if s["Type"] == "Task"}
     assert {"FailoverGlobalCluster", "SwitchoverGlobalCluster", "ValidateReadiness"} <= set(tasks)
     for name, state in tasks.items():
@@ -303,7 +303,7 @@ def _build_world(control: FailoverControl) -> World:
     assert substitutions["FenceParameter"] == FENCE_PARAMETER
     assert substitutions["LockParameter"] == LOCK_PARAMETER
     definition = asl.substitute(
-        props["Definition"],
+        asl.definition_of(props),
         {
             "ValidatorFunctionArn": validator,
             "GlobalClusterId": GLOBAL_ID,

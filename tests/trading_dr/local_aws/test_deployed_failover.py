@@ -1,0 +1,120 @@
+"""`trading-dr failover` against what `trading-dr deploy` put into the local AWS (issue 11).
+
+Nothing is built by hand here: the environment is deployed through StackSets from the
+rendered templates, and the failover command runs the deployed workflow, whose tasks
+call the deployed validator (its real code), Aurora's global switchover/failover and SSM
+in the environment's account.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.trading_dr.local_aws.fixtures import use_account
+from trading_dr.cli import cli, register_operating_commands
+from trading_dr.local_aws import aurora_global, faults, replication_lag
+from trading_dr.local_aws.server import LocalAws
+from trading_dr.resources.failover import recovery
+
+register_operating_commands()
+
+ACCOUNT = "111111111111"  # prod's
+PRIMARY, SECONDARY = "us-east-1", "us-east-2"
+GLOBAL_ID = "trading-prod-global"
+FENCE = "/trading/prod/secondary/failover/fence"
+
+
+def cluster_arn(region: str) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:trading-prod-db-{region}"
+
+
+def run(server: LocalAws, *args: str) -> Result:
+    command = [*args, "--endpoint-url", server.endpoint_url, "--env", "prod"]
+    return CliRunner().invoke(cli, command)
+
+
+def client(server: LocalAws, service: str, region: str) -> Any:
+    return boto3.client(  # the exported credentials are the environment's account's
+        service,  # type: ignore[call-overload]
+        region_name=region,
+        endpoint_url=server.endpoint_url,
+    )
+
+
+@pytest.fixture
+def deployed(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> LocalAws:
+    """GIVEN prod deployed into the local AWS by the deployer, as a user does it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    use_account(local_aws, ACCOUNT, monkeypatch)
+    result = run(local_aws, "deploy", "--skip-delegation-check")
+    assert result.exit_code == 0, result.output
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(PRIMARY)
+    return local_aws
+
+
+def test_drill_switches_over_and_back_through_the_deployed_workflow(deployed: LocalAws) -> None:
+    # WHEN a drill moves the writer to the secondary
+    drill = run(deployed, "failover", "--drill")
+    # THEN the deployed workflow succeeded: writer moved, the old primary fenced
+    assert drill.exit_code == 0, drill.output
+    assert "failover (planned) SUCCEEDED" in drill.stdout
+    assert "us-east-1 is fenced" in drill.stdout
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(SECONDARY)
+    ssm = client(deployed, "ssm", SECONDARY)
+    assert ssm.get_parameter(Name=FENCE)["Parameter"]["Value"] == recovery.FENCE_SET
+    # and the validator ran its real code: it published its readiness report
+    metrics = client(deployed, "cloudwatch", SECONDARY).list_metrics(Namespace="TradingDR")
+    assert any(m["MetricName"].startswith("Readiness") for m in metrics["Metrics"]), metrics
+
+    # WHEN the fence is released and a drill moves the writer back
+    release = run(deployed, "failover", "--release")
+    back = run(deployed, "failover", "--drill", "--to", "primary")
+    # THEN both succeed and the writer is the primary again
+    assert release.exit_code == 0, release.output
+    assert ssm.get_parameter(Name=FENCE)["Parameter"]["Value"] == recovery.FENCE_RELEASED
+    assert back.exit_code == 0, back.output
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(PRIMARY)
+
+    # WHEN a drill asks for the region that already has the writer: nothing changes
+    again = run(deployed, "failover", "--drill", "--to", "primary")
+    assert again.exit_code == 0, again.output
+    assert "no change: the writer is already in us-east-1" in again.stdout
+
+
+def test_unplanned_failover_with_the_primary_region_down_calls_nothing_there(
+    deployed: LocalAws,
+) -> None:
+    # GIVEN us-east-1 answers nobody
+    faults.region_down(PRIMARY)
+    # WHEN the operator fails over (the command, the workflow's tasks, the validator)
+    result = run(deployed, "failover", "--yes", "--output", "json")
+    # THEN it succeeded from us-east-2 alone
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (body["status"], body["mode"], body["region"]) == ("SUCCEEDED", "unplanned", SECONDARY)
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(SECONDARY)
+    assert faults.refused_calls() == []
+
+
+def test_lag_above_the_rpo_target_is_refused_unless_accepted(deployed: LocalAws) -> None:
+    # GIVEN the secondary last reported 90 s of replication lag (RPO target: 60 s)
+    faults.set_replication_lag_ms(90_000)
+    assert replication_lag.publish(ACCOUNT) == [(cluster_arn(SECONDARY), 90_000)]
+    # WHEN an unplanned failover is asked for without accepting the loss
+    refused = run(deployed, "failover", "--yes")
+    # THEN the validator refused it and nothing moved
+    assert refused.exit_code == 1, refused.output
+    assert "ValidateReadiness" in refused.stderr
+    assert "last_known_lag" in refused.stderr
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(PRIMARY)
+    # WHEN the operator accepts the loss explicitly
+    accepted = run(deployed, "failover", "--yes", "--accept-data-loss")
+    # THEN the failover goes ahead
+    assert accepted.exit_code == 0, accepted.output
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(SECONDARY)
