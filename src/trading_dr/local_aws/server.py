@@ -26,6 +26,7 @@ class LocalAws:
         self._verbose = verbose
         self._server: object | None = None
         self._publisher: Any = None
+        self._previous_port: str | None = None
         self.endpoint_url = ""
 
     def start(self) -> LocalAws:
@@ -51,7 +52,9 @@ class LocalAws:
         host, port = server.get_host_and_port()
         self._server = server
         self.endpoint_url = f"http://{host}:{port}"
-        # Step Functions tasks and the validator's real code call this server back.
+        # Step Functions tasks and the validator's real code call this server back (one
+        # variable per process: a server started later takes it until it stops).
+        self._previous_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self._configure()
         from trading_dr.local_aws.replication_lag import Publisher
@@ -125,6 +128,10 @@ class LocalAws:
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None
+            if self._previous_port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = self._previous_port
 
     def __enter__(self) -> LocalAws:
         return self.start()

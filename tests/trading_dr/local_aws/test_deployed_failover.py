@@ -39,7 +39,9 @@ def run(server: LocalAws, *args: str) -> Result:
 
 
 def client(server: LocalAws, service: str, region: str) -> Any:
-    return boto3.client(  # the exported credentials are the environment's account's
+    # A new session reads the exported credentials (the environment's account's); boto3's
+    # default session keeps whatever an earlier test exported.
+    return boto3.Session().client(
         service,  # type: ignore[call-overload]
         region_name=region,
         endpoint_url=server.endpoint_url,
