@@ -26,7 +26,7 @@ import operator
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 ALARM, OK, INSUFFICIENT_DATA = "ALARM", "OK", "INSUFFICIENT_DATA"
@@ -121,6 +121,25 @@ class MetricAlarm:
 
     def breaching(self, value: float) -> bool:
         return COMPARISONS[self.comparison](value, self.threshold)
+
+
+def matching_datapoints(
+    alarm: MetricAlarm, metric_data: Iterable[Any]
+) -> list[tuple[datetime, float]]:
+    """(timestamp, value) of each datum of moto's CloudWatch `metric_data` that is the
+    alarm's metric (namespace, name and exactly its dimensions). Statistic sets have no
+    single value and are left out: nothing on the failover path publishes them."""
+    found = []
+    for datum in metric_data:
+        if datum.namespace != alarm.namespace or datum.name != alarm.metric:
+            continue
+        dims = tuple(sorted((d.name, d.value) for d in datum.dimensions))
+        if dims == alarm.dimensions and hasattr(datum, "value"):
+            at = datum.timestamp
+            if isinstance(at, str):
+                at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+            found.append((at if at.tzinfo else at.replace(tzinfo=UTC), float(datum.value)))
+    return found
 
 
 def evaluate(alarm: MetricAlarm, values: Sequence[float | None], current: str) -> tuple[str, str]:

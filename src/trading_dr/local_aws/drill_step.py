@@ -28,8 +28,8 @@ import boto3
 from moto.cloudwatch.models import cloudwatch_backends
 
 from trading_dr.local_aws import alarm_rule
-from trading_dr.local_aws.alarm_eval import ALARM, OK, MetricAlarm, evaluate
-from trading_dr.local_aws.drill_model import DrillError, Page, Stack, aware, naive
+from trading_dr.local_aws.alarm_eval import ALARM, OK, MetricAlarm, evaluate, matching_datapoints
+from trading_dr.local_aws.drill_model import DrillError, Page, Stack, naive
 from trading_dr.local_aws.event_patterns import alarm_arn, alarm_state_change, matches
 from trading_dr.local_aws.global_failover import ACCOUNT
 
@@ -115,14 +115,7 @@ def _observe(world: DrillWorld) -> None:
 def _datapoints(world: DrillWorld, region: str, alarm: MetricAlarm) -> list[tuple[datetime, float]]:
     if region in world.down:
         return []
-    found = []
-    for datum in cloudwatch_backends[ACCOUNT][region].metric_data:
-        if datum.namespace != alarm.namespace or datum.name != alarm.metric:
-            continue
-        dims = tuple(sorted((d.name, d.value) for d in datum.dimensions))
-        if dims == alarm.dimensions and hasattr(datum, "value"):
-            found.append((aware(datum.timestamp), float(datum.value)))
-    return found
+    return matching_datapoints(alarm, cloudwatch_backends[ACCOUNT][region].metric_data)
 
 
 def _evaluate(world: DrillWorld, stack: Stack) -> None:

@@ -23,6 +23,8 @@
    switchover exist (`global_failover`), the validator runs its real code
    (`validator_runtime`, through `lambdas`) and secondaries report replication lag
    (`replication_lag`, published by the server).
+10. Route 53 health check statuses and DNS answers are evaluated when asked for, from the
+    metric data, the deployed stacks and the regions that are down (`route53_answers`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from trading_dr.local_aws import (
     outage,
     protection,
     refusals,
+    route53_answers,
     workflows,
 )
 from trading_dr.local_aws.stacksets import (
@@ -100,6 +103,7 @@ def install() -> None:
         global_tables.register()
         workflows.install()
         global_failover.install()
+        route53_answers.install()
         _installed.append(True)
 
 

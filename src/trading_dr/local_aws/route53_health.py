@@ -137,3 +137,13 @@ def failover_answer(
     if healthy[secondary.health_check_id]:
         return FailoverAnswer(secondary, "primary unhealthy, secondary healthy")
     return FailoverAnswer(primary, "both unhealthy: Route 53 answers as if both were healthy")
+
+
+def reported(healthy: bool, *, inverted: bool = False, disabled: bool = False) -> bool:
+    """The status Route 53 routes on: a disabled check counts as healthy, and `Inverted`
+    flips the status (both per HealthCheckConfig, Disabled and Inverted,
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html, and
+    "Inverting health checks",
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-invert.html)."""
+    status = True if disabled else healthy
+    return not status if inverted else status
