@@ -29,13 +29,18 @@ from trading_dr.errors import (
     help="Only this region, from its own endpoints (works while the other region is down).",
 )
 def status_command(region: str | None, **kwargs: Any) -> None:
-    """Stack sets, their instances and statuses, the last operation, and per region the
-    accepted trades not yet stored (journal)."""
+    """Stack sets, their instances and statuses, the last operation, per region the
+    accepted trades not yet stored (journal), and the region DNS answers the API name with."""
     opts = Options(**kwargs)
 
     def action() -> None:
         from trading_dr.deploy.journal_status import describe, journal_backlog
-        from trading_dr.deploy.status import regional_status, status
+        from trading_dr.deploy.status import (
+            describe_answer,
+            dns_answers,
+            regional_status,
+            status,
+        )
 
         if region is not None:
             with deployment(opts, lambda env: region) as dep:
@@ -46,8 +51,10 @@ def status_command(region: str | None, **kwargs: Any) -> None:
         with deployment(opts) as dep:
             rows = status(dep)
             journal = journal_backlog(dep)
+            dns = dns_answers(dep)
         if opts.output == "json":
-            click.echo(json.dumps({"stack_sets": rows, "journal": journal}, indent=2, default=str))
+            body = {"stack_sets": rows, "journal": journal, "dns": dns}
+            click.echo(json.dumps(body, indent=2, default=str))
             return
         for row in rows:
             last = row["last_operation"]
@@ -63,6 +70,8 @@ def status_command(region: str | None, **kwargs: Any) -> None:
                 )
         for j in journal:
             click.echo(f"journal {j['account']} {j['region']:<10} {describe(j)}")
+        for answer in dns:
+            click.echo(describe_answer(answer))
 
     run(opts, action)
 

@@ -3,13 +3,20 @@
 `regional_status` answers for one region from that region's endpoints only (its
 CloudFormation stacks, its failover workflow and last executions): what an operator can
 still see of the surviving region while the StackSets administration region is down.
+
+`dns_answers` says which region Route 53 answers the API's failover name with, from
+`TestDNSAnswer` (Route 53 API Reference,
+https://docs.aws.amazon.com/Route53/latest/APIReference/API_TestDNSAnswer.html), a control
+plane call served from us-east-1 only: while it does not answer, the line says so and the
+rest of the status stands.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from trading_dr.deploy import stacksets
 from trading_dr.deploy.deployed import Deployment
@@ -131,3 +138,69 @@ def regional_status(dep: Deployment, region: str) -> dict[str, Any]:
         "stacks": _stacks_in(dep, region),
         "failover_workflow": _workflow_in(dep, region),
     }
+
+
+# Route 53's control plane (TestDNSAnswer included) is served from us-east-1.
+ROUTE53_REGION = "us-east-1"
+# A regional API Gateway domain's target: d-<id>.execute-api.<region>.amazonaws.com.
+_API_REGION = re.compile(r"\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com\.?$")
+
+
+def dns_answers(dep: Deployment) -> list[dict[str, Any]]:
+    """Per account: the region DNS answers the failover name `api.<domain>` with, or why
+    that is unavailable. One attempt each: a status line does not wait out an outage."""
+    name = f"api.{dep.env.domain}"
+    rows: list[dict[str, Any]] = []
+    for account in dep.env.accounts:
+        row: dict[str, Any] = {"name": name, "account": account}
+        try:
+            route53 = dep.clients.client("route53", ROUTE53_REGION, account)
+            zones = [dep.env.hosted_zone_id] if dep.env.hosted_zone_id else _zones(route53, dep)
+            if not zones:
+                rows.append({**row, "answer": None, "unavailable": f"no zone {dep.env.domain}"})
+                continue
+            for zone in zones:
+                answer = route53.test_dns_answer(
+                    HostedZoneId=zone, RecordName=name, RecordType="CNAME"
+                )
+                data = [str(d) for d in answer.get("RecordData", [])]
+                found = [m.group(1) for d in data if (m := _API_REGION.search(d))]
+                rows.append(
+                    {
+                        **row,
+                        "zone": zone,
+                        "response_code": answer.get("ResponseCode"),
+                        "answer": data,
+                        "region": found[0] if found else None,
+                    }
+                )
+        except (ClientError, BotoCoreError) as exc:
+            why = error_code(exc) or type(exc).__name__
+            rows.append(
+                {
+                    **row,
+                    "answer": None,
+                    "unavailable": f"Route 53 ({ROUTE53_REGION}) did not answer: {why}",
+                }
+            )
+    return rows
+
+
+def _zones(route53: Any, dep: Deployment) -> list[str]:
+    wanted = f"{dep.env.domain}."
+    listed = route53.list_hosted_zones_by_name(DNSName=wanted).get("HostedZones", [])
+    return [
+        str(z["Id"]).rsplit("/", 1)[-1]
+        for z in listed
+        if z["Name"] == wanted and not z.get("Config", {}).get("PrivateZone")
+    ]
+
+
+def describe_answer(row: dict[str, Any]) -> str:
+    """One line: `dns api.example.com -> us-east-2 (d-....execute-api...)`."""
+    head = f"dns {row['name']} (account {row['account']})"
+    if row.get("unavailable"):
+        return f"{head}: answer unavailable: {row['unavailable']}"
+    if not row["answer"]:
+        return f"{head}: no answer ({row.get('response_code')})"
+    return f"{head} -> {row.get('region') or 'unknown region'} ({', '.join(row['answer'])})"
