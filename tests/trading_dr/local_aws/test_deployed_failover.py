@@ -120,3 +120,42 @@ def test_lag_above_the_rpo_target_is_refused_unless_accepted(deployed: LocalAws)
     # THEN the failover goes ahead
     assert accepted.exit_code == 0, accepted.output
     assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(SECONDARY)
+
+
+def test_after_a_drill_dns_answers_the_secondary_and_the_fence_holds(
+    deployed: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Route 53's answers (route53_answers.py) from the fence metric the workflow publishes:
+    CloudWatch's clock is set, not waited for (the fence alarm's period is a minute)."""
+    from datetime import UTC, datetime, timedelta
+
+    from moto.cloudwatch import models as cloudwatch_models
+
+    # Half a minute into a minute that is already over: the validator's own (real) clock
+    # still sees what CloudWatch stamps.
+    start = datetime.now(UTC).replace(second=30, microsecond=0) - timedelta(minutes=2)
+    clock = {"at": start}
+    monkeypatch.setattr(cloudwatch_models, "utcnow", lambda: clock["at"].replace(tzinfo=None))
+    name = "dns api.trading.example.com (account 111111111111) ->"
+
+    def dns_after(seconds: int) -> str:
+        clock["at"] = start + timedelta(seconds=seconds)
+        status = run(deployed, "status")
+        assert status.exit_code == 0, status.output
+        (line,) = [row for row in status.stdout.splitlines() if row.startswith(name)]
+        return line.removeprefix(name).split()[0]
+
+    assert dns_after(0) == PRIMARY
+    # WHEN a drill moves the writer to the secondary (it publishes the fence metric)
+    drill = run(deployed, "failover", "--drill")
+    assert drill.exit_code == 0, drill.output
+    # THEN the fence counts once its minute is over, and DNS answers the secondary
+    assert dns_after(20) == PRIMARY
+    assert dns_after(60) == SECONDARY
+    # AND with no fence data since (nothing republishes it locally) it holds: LastKnownStatus
+    assert dns_after(600) == SECONDARY
+    # WHEN the fence is released and the writer moved back
+    assert run(deployed, "failover", "--release").exit_code == 0
+    assert run(deployed, "failover", "--drill", "--to", "primary").exit_code == 0
+    # THEN DNS answers the primary again once the release's minute is over
+    assert dns_after(660) == PRIMARY
