@@ -164,14 +164,13 @@ def dns_answers(dep: Deployment) -> list[dict[str, Any]]:
                     HostedZoneId=zone, RecordName=name, RecordType="CNAME"
                 )
                 data = [str(d) for d in answer.get("RecordData", [])]
-                found = [m.group(1) for d in data if (m := _API_REGION.search(d))]
                 rows.append(
                     {
                         **row,
                         "zone": zone,
                         "response_code": answer.get("ResponseCode"),
                         "answer": data,
-                        "region": found[0] if found else None,
+                        "region": answer_region(data),
                     }
                 )
         except (ClientError, BotoCoreError) as exc:
@@ -184,6 +183,15 @@ def dns_answers(dep: Deployment) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def answer_region(data: list[str]) -> str | None:
+    """The region of the first regional API Gateway domain in the answer, if any."""
+    for value in data:
+        found = _API_REGION.search(value)
+        if found:
+            return found.group(1)
+    return None
 
 
 def _zones(route53: Any, dep: Deployment) -> list[str]:

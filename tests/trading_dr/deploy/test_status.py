@@ -7,11 +7,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.trading_dr.local_aws.fixtures import make_deployment, use_account
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.config import Environment
-from trading_dr.deploy.status import describe_answer, dns_answers
+from trading_dr.deploy.status import answer_region, describe_answer, dns_answers
 from trading_dr.local_aws import faults
 from trading_dr.local_aws.server import LocalAws
 
@@ -70,3 +72,27 @@ def test_status_prints_the_dns_answer_in_text_and_json(deployed: list[str]) -> N
     assert as_json.exit_code == 0, as_json.output
     (row,) = json.loads(as_json.stdout)["dns"]
     assert (row["region"], row["response_code"]) == ("us-east-1", "NOERROR")
+
+
+@pytest.mark.parametrize(
+    ("data", "region"),
+    [
+        (["d-4fa511fe55.execute-api.us-east-2.amazonaws.com"], "us-east-2"),
+        (["d-1.execute-api.eu-central-1.amazonaws.com."], "eu-central-1"),
+        (["192.0.2.10", "d-1.execute-api.us-gov-west-1.amazonaws.com"], "us-gov-west-1"),
+        (["api.trading.example.com"], None),
+        (["d-1.execute-api.us-east-2.amazonaws.com.evil.example"], None),
+        ([], None),
+    ],
+)
+def test_the_region_is_read_from_the_regional_api_domain(
+    data: list[str], region: str | None
+) -> None:
+    assert answer_region(data) == region
+
+
+@given(st.lists(st.text(max_size=80), max_size=4))
+def test_any_answer_gives_a_region_it_names_or_none(data: list[str]) -> None:
+    # Hostile input: whatever Route 53 returns, the region is one the answer spells out.
+    region = answer_region(data)
+    assert region is None or any(f".execute-api.{region}.amazonaws.com" in d for d in data)

@@ -11,6 +11,7 @@ from trading_dr.local_aws.route53_health import (
     EndpointCheck,
     FailoverRecord,
     failover_answer,
+    reported,
 )
 
 FENCE = MetricAlarm.from_properties(
@@ -104,3 +105,18 @@ def test_failover_answer(primary: bool, secondary: bool, answer: str) -> None:
 def test_a_failover_group_needs_both_roles() -> None:
     with pytest.raises(ValueError, match="PRIMARY and one SECONDARY"):
         failover_answer([RECORDS[0], RECORDS[0]], {"p": True})
+
+
+@pytest.mark.parametrize(
+    ("healthy", "inverted", "disabled", "routed"),
+    [
+        (True, False, False, True),
+        (False, False, False, False),
+        (True, True, False, False),
+        (False, True, False, True),
+        (False, False, True, True),  # a disabled check counts as healthy
+        (False, True, True, False),  # ... and Inverted still flips it
+    ],
+)
+def test_inverted_and_disabled(healthy: bool, inverted: bool, disabled: bool, routed: bool) -> None:
+    assert reported(healthy, inverted=inverted, disabled=disabled) is routed
