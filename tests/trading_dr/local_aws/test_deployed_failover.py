@@ -159,3 +159,38 @@ def test_after_a_drill_dns_answers_the_secondary_and_the_fence_holds(
     assert run(deployed, "failover", "--drill", "--to", "primary").exit_code == 0
     # THEN DNS answers the primary again once the release's minute is over
     assert dns_after(660) == PRIMARY
+
+
+def test_after_an_outage_failover_dns_stays_on_the_secondary_when_the_primary_returns(
+    deployed: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The region-outage case through Route 53's answers (asked in-process: the control
+    plane of Route 53 is in the region that is down)."""
+    from datetime import UTC, datetime, timedelta
+
+    from moto.cloudwatch import models as cloudwatch_models
+    from moto.route53.models import route53_backends
+
+    from trading_dr.local_aws.route53_answers import answer
+
+    start = datetime.now(UTC).replace(second=30, microsecond=0) - timedelta(minutes=2)
+    clock = {"at": start}
+    monkeypatch.setattr(cloudwatch_models, "utcnow", lambda: clock["at"].replace(tzinfo=None))
+    (zone,) = [z.id for z in route53_backends[ACCOUNT]["aws"].zones.values()]
+
+    def dns_after(seconds: int) -> str:
+        clock["at"] = start + timedelta(seconds=seconds)
+        code, data = answer(ACCOUNT, zone, "api.trading.example.com", "CNAME")
+        assert code == "NOERROR"
+        (target,) = data
+        return target.split(".execute-api.")[1].split(".")[0]
+
+    # GIVEN us-east-1 down: its API stops answering Route 53's checker at once
+    faults.region_down(PRIMARY)
+    assert dns_after(0) == SECONDARY
+    # WHEN the operator fails over, and later us-east-1 comes back
+    assert run(deployed, "failover", "--yes").exit_code == 0
+    faults.region_up(PRIMARY)
+    # THEN the fence keeps DNS on the secondary, 10 minutes on, without new fence data
+    assert dns_after(60) == SECONDARY
+    assert dns_after(600) == SECONDARY
