@@ -9,8 +9,9 @@ false}}`): an Invoke returns the next answer queued for the caller's account and
   AWS does; functions created by CloudFormation count (moto keeps them in another store);
 - with nothing queued, the migrate function answers `MIGRATE_ANSWER` (nothing pending),
   so the deployer's migrate step is `unchanged`: migrations are not executed locally;
-  the validator runs its real code (`validator_runtime`), as the failover workflow
-  decides on its answers; other functions get moto's default (the request echoed);
+  the validator and the observer run their real code (`validator_runtime`,
+  `observer_runtime`): the failover path decides on what they report; other functions get
+  moto's default (the request echoed);
 - a queued answer shaped like a handler's exception (`errorMessage` and `errorType`)
   comes back as FunctionError "Unhandled", as AWS reports it;
 - an invocation takes `faults.set_lambda_duration(seconds)` of wall time (default 0), and
@@ -80,9 +81,12 @@ def _invoke(
     elif function.handler == MIGRATE_HANDLER:
         answer = json.dumps(MIGRATE_ANSWER)
     else:
-        from trading_dr.local_aws import validator_runtime  # its real code: a heavy import
+        # Their real code: heavy imports, so only here.
+        from trading_dr.local_aws import observer_runtime, validator_runtime
 
         ran = validator_runtime.answer(self.account_id, self.region_name, function, body)
+        if ran is None:
+            ran = observer_runtime.answer(self.account_id, self.region_name, function, body)
         answer = ran if ran is not None else body or "Simple Lambda happy path OK"
     try:
         parsed = json.loads(answer)

@@ -15,17 +15,20 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 
 
 class LocalAws:
-    """An in-process local AWS endpoint; `port=0` picks a free port.
+    """An in-process local AWS endpoint; `port=0` picks a free port; `live`: run the
+    platform's schedules, alarms and EventBridge rules in real time (`live.Live`).
 
     Use as a context manager, or start()/stop(). All state lives in this process's moto
     backends: `reset()` empties them between tests.
     """
 
-    def __init__(self, port: int = 0, verbose: bool = False) -> None:
+    def __init__(self, port: int = 0, verbose: bool = False, live: bool = True) -> None:
         self._port = port
         self._verbose = verbose
+        self._live = live
         self._server: object | None = None
         self._publisher: Any = None
+        self.live: Any = None  # the platform's schedules, alarms and EventBridge (`live`)
         self._previous_port: str | None = None
         self.endpoint_url = ""
 
@@ -57,9 +60,12 @@ class LocalAws:
         self._previous_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self._configure()
+        from trading_dr.local_aws.live import Live
         from trading_dr.local_aws.replication_lag import Publisher
 
         self._publisher = Publisher().start()
+        # Tests drive `Live.tick` themselves, at the times they choose.
+        self.live = Live().start() if self._live else None
         return self
 
     def _check_port_free(self) -> None:
@@ -125,6 +131,9 @@ class LocalAws:
         if self._publisher is not None:
             self._publisher.stop()
             self._publisher = None
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None

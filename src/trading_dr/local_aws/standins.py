@@ -100,6 +100,9 @@ SPECS: dict[str, Spec] = {
         },
     ),
     "AWS::CloudWatch::Alarm": Spec("AlarmName", "name", {"Arn": _arn("cloudwatch", "alarm:{n}")}),
+    "AWS::CloudWatch::CompositeAlarm": Spec(
+        "AlarmName", "name", {"Arn": _arn("cloudwatch", "alarm:{n}")}
+    ),
     "AWS::CloudTrail::Trail": Spec(
         "TrailName",
         "name",

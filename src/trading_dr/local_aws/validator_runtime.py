@@ -45,12 +45,16 @@ def _endpoint() -> str:
     return f"http://{LOCAL_HOST}:{os.environ['MOTO_PORT']}"
 
 
-def _client(service: str, account: str, region: str) -> Any:
+def client_in(service: str, account: str, region: str, read_timeout: int | None = None) -> Any:
+    """A client of `account` in `region`, calling this local AWS (moto's account header);
+    `read_timeout` for a call that holds the connection longer (a synchronous Invoke)."""
     client = boto3.client(
         service,  # type: ignore[call-overload]
         region_name=region,
         endpoint_url=_endpoint(),
-        config=_CONFIG,
+        config=_CONFIG
+        if read_timeout is None
+        else _CONFIG.merge(Config(read_timeout=read_timeout)),
         **LOCAL_CREDENTIALS,
     )
 
@@ -82,7 +86,7 @@ def run(account: str, region: str, environ: Mapping[str, str], event: Mapping[st
     """What the validator's handler returns for `event` (its dispatch, over its logic)."""
     logic = _logic()
     settings = logic.Settings.from_environ(environ)
-    clients = logic.Clients(**{s: _client(s, account, region) for s in SERVICES})
+    clients = logic.Clients(**{s: client_in(s, account, region) for s in SERVICES})
     fetch = network(region, environ)
     action = event.get("action", "readiness")
     if action == "readiness":

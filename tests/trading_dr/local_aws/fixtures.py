@@ -23,7 +23,7 @@ FAST = Pacing(base_s=0.001, cap_s=0.01, poll_min_s=0.01, poll_max_s=0.02)
 
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[LocalAws]:
-    with LocalAws() as server:
+    with LocalAws(live=False) as server:  # tests tick `Live` at the times they choose
         yield server
 
 

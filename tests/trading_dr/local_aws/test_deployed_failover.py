@@ -9,6 +9,8 @@ in the environment's account.
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,6 +20,7 @@ from click.testing import CliRunner, Result
 from tests.trading_dr.local_aws.fixtures import use_account
 from trading_dr.cli import cli, register_operating_commands
 from trading_dr.local_aws import aurora_global, faults, replication_lag
+from trading_dr.local_aws.live import Live
 from trading_dr.local_aws.server import LocalAws
 from trading_dr.resources.failover import recovery
 
@@ -194,3 +197,83 @@ def test_after_an_outage_failover_dns_stays_on_the_secondary_when_the_primary_re
     # THEN the fence keeps DNS on the secondary, 10 minutes on, without new fence data
     assert dns_after(60) == SECONDARY
     assert dns_after(600) == SECONDARY
+
+
+PROBES = {  # what each vantage point publishes about us-east-1 into us-east-2
+    "validator": ("TradingDR", "PeerHealthy", {"Environment": "prod", "PeerRegion": PRIMARY}),
+    "observer": (
+        "TradingDR/Observer",
+        "RegionAlive",
+        {"Environment": "prod", "Region": PRIMARY, "Observer": "us-west-2"},
+    ),
+}
+
+
+def probes_fail(server: LocalAws, vantage_points: list[str]) -> tuple[Live, datetime]:
+    """The deployed alarms evaluated once (no data yet: OK), then 30 s of failed probes of
+    us-east-1 from `vantage_points`; returns the evaluator and the time to evaluate at."""
+    live = Live(invoke=lambda *_: None)  # the probes' data is published here instead
+    wall = datetime.now(UTC)
+    now = wall.replace(second=wall.second - wall.second % 10, microsecond=0)
+    live.tick(now)
+    later = now + timedelta(seconds=40)
+    cloudwatch = client(server, "cloudwatch", SECONDARY)
+    for vantage in vantage_points:
+        namespace, metric, dimensions = PROBES[vantage]
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                    "Value": 0.0,
+                    "Timestamp": later - timedelta(seconds=seconds),
+                    "StorageResolution": 1,
+                }
+                for seconds in (5, 15, 25)
+            ],
+        )
+    return live, later
+
+
+def finished_runs(server: LocalAws) -> list[dict[str, Any]]:
+    sfn = client(server, "stepfunctions", SECONDARY)
+    machine = f"arn:aws:states:{SECONDARY}:{ACCOUNT}:stateMachine:trading-prod-failover"
+    runs: list[dict[str, Any]] = []
+    for _ in range(200):
+        runs = sfn.list_executions(stateMachineArn=machine)["executions"]
+        if all(r["status"] != "RUNNING" for r in runs):
+            break
+        time.sleep(0.05)
+    return runs
+
+
+def test_an_outage_both_vantage_points_see_fails_over_by_itself(deployed: LocalAws) -> None:
+    # GIVEN us-east-1 is down and both its probes have failed for 30 s
+    faults.region_down(PRIMARY)
+    live, at = probes_fail(deployed, ["validator", "observer"])
+    # WHEN the local AWS evaluates the alarms from that data
+    live.tick(at)
+    # THEN the quorum alarmed, its EventBridge rule started the unplanned workflow, and the
+    # workflow moved the writer, calling nothing in us-east-1
+    assert live.states[(ACCOUNT, SECONDARY, "trading-prod-peer-down-quorum")] == "ALARM"
+    (run_,) = finished_runs(deployed)
+    assert run_["status"] == "SUCCEEDED"
+    sfn = client(deployed, "stepfunctions", SECONDARY)
+    started = sfn.describe_execution(executionArn=run_["executionArn"])["input"]
+    assert json.loads(started)["trigger"] == "peer-down-quorum-alarm"
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(SECONDARY)
+    assert faults.refused_calls() == []
+
+
+def test_one_vantage_point_alone_pages_and_fails_nothing_over(deployed: LocalAws) -> None:
+    # GIVEN a partition: only the secondary's own probe of us-east-1 fails
+    live, at = probes_fail(deployed, ["validator"])
+    # WHEN the local AWS evaluates the alarms
+    live.tick(at)
+    # THEN the one-vantage-point alarm pages; no workflow runs; the writer stays
+    states = {k[2]: v for k, v in live.states.items() if k[1] == SECONDARY}
+    assert states["trading-prod-peer-down-one-vantage-point"] == "ALARM"
+    assert states["trading-prod-peer-down-quorum"] == "OK"
+    assert finished_runs(deployed) == []
+    assert aurora_global.writer_arn(ACCOUNT, GLOBAL_ID) == cluster_arn(PRIMARY)
