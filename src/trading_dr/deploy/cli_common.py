@@ -266,7 +266,9 @@ def deployment(
             sts_region=home,
             local_cross_account=is_loopback(endpoint_url),
         )
-        if opts.local:
+        if opts.local and region_of is None:
+            # Route 53 answers from us-east-1: a command that must survive the other
+            # region's outage (region_of) does not ask it.
             from trading_dr.local_aws.daemon import require_provided
 
             require_provided(clients, env)

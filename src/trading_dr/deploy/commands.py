@@ -183,14 +183,40 @@ def drill_command(scenario: str, env: str, output: str, debug: bool) -> None:
     is_flag=True,
     help="Whether the background local AWS runs, and where (exit 0 running, 1 not).",
 )
+@click.option(
+    "--region-down",
+    "regions_down",
+    multiple=True,
+    metavar="REGION",
+    help="Cut REGION in a running local AWS: every request signed for it is refused.",
+)
+@click.option("--region-up", "regions_up", multiple=True, metavar="REGION", help="Restore REGION.")
+@click.option(
+    "--endpoint-url",
+    default=None,
+    help="With --region-down/--region-up: a local AWS on this machine (default: the "
+    "background one).",
+)
 @click.option("--debug", is_flag=True)
 @click.pass_context
 def local_aws_command(
-    ctx: click.Context, port: int, stop: bool, show_status: bool, debug: bool
+    ctx: click.Context,
+    port: int,
+    stop: bool,
+    show_status: bool,
+    regions_down: tuple[str, ...],
+    regions_up: tuple[str, ...],
+    endpoint_url: str | None,
+    debug: bool,
 ) -> None:
-    """Run the embedded local AWS until interrupted (Ctrl-C); or stop or show the
-    background one that `--local` commands share."""
+    """Run the embedded local AWS until interrupted (Ctrl-C); stop or show the background
+    one that `--local` commands share; or cut and restore regions of a running one."""
     opts = Options("prod", None, None, True, "text", debug, False, None)
+    if regions_down or regions_up:
+        run(opts, lambda: _set_regions(endpoint_url, list(regions_down), list(regions_up)))
+        return
+    if endpoint_url is not None:
+        run(opts, lambda: _refuse("--endpoint-url applies to --region-down/--region-up only"))
     if stop or show_status:
         port_given = ctx.get_parameter_source("port") is not click.core.ParameterSource.DEFAULT
 
@@ -231,6 +257,54 @@ def local_aws_command(
         pass
     finally:
         server.stop()
+
+
+def _refuse(message: str) -> None:
+    raise UsageError(f"{message}; fix: drop it")
+
+
+def _set_regions(endpoint_url: str | None, down: list[str], up: list[str]) -> None:
+    """Cut/restore regions of a running local AWS on this machine, and say which are down."""
+    import urllib.error
+    import urllib.request
+
+    from trading_dr.deploy.cli_common import is_loopback
+    from trading_dr.local_aws import daemon
+    from trading_dr.local_aws.outage import CONTROL_PATH
+
+    if endpoint_url is None:
+        found = daemon.running()
+        if found is None:
+            raise UsageError(
+                "no background local AWS running; fix: start one (any --local command), "
+                "or pass --endpoint-url of a `trading-dr local-aws` on this machine"
+            )
+        endpoint_url = found.endpoint_url
+    if not is_loopback(endpoint_url):
+        raise UsageError(
+            f"{endpoint_url} is not a local AWS on this machine; fix: pass the URL that "
+            "`trading-dr local-aws` printed (127.0.0.1 or localhost)"
+        )
+    request = urllib.request.Request(
+        endpoint_url.rstrip("/") + CONTROL_PATH,
+        data=json.dumps({"down": down, "up": up}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise UsageError(
+            f"the local AWS refused: {exc.read().decode(errors='replace')}; fix: name regions "
+            "such as us-east-1"
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise OperationFailedError(
+            f"no local AWS answers at {endpoint_url} ({exc}); fix: start it, or check the URL"
+        ) from exc
+    now_down = ", ".join(answer["down"]) or "none"
+    click.echo(f"local AWS at {endpoint_url}: regions down: {now_down}")
 
 
 def _background_local_aws(opts: Options, stop: bool) -> None:

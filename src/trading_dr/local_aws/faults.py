@@ -200,6 +200,11 @@ def region_up(region: str) -> None:
         _STATE.regions_down.discard(region)
 
 
+def regions_down() -> list[str]:
+    with _STATE.lock:
+        return sorted(_STATE.regions_down)
+
+
 def is_region_down(region: str) -> bool:
     with _STATE.lock:
         return region in _STATE.regions_down

@@ -8,16 +8,24 @@ holds for that region the request is answered HTTP 503 `ServiceUnavailable` with
 reaching moto, and recorded (`faults.refused_calls`), so a test can prove that a command
 called nothing in the failed region. A real outage may also refuse or drop connections;
 either way the caller gets nothing from that region.
+
+`CONTROL_PATH` lets another process cut or restore regions of a running local AWS (the
+`local-aws --region-down/--region-up` command): GET answers `{"down": [...]}`; POST
+`{"down": [...], "up": [...]}` applies, then answers the same; a name that is not a region's
+is refused (HTTP 400).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs
 
 from trading_dr.local_aws import faults
 
+CONTROL_PATH = "/trading-dr/regions"
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _BODY = (
     "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
@@ -38,6 +46,33 @@ def addressed_to(environ: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _answer(start_response: Any, status: str, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def control(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The regions that are down: read (GET) or changed (POST)."""
+    if environ.get("REQUEST_METHOD") == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            asked = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            down, up = list(asked.get("down", [])), list(asked.get("up", []))
+        except (ValueError, AttributeError, TypeError):
+            return _answer(start_response, "400 Bad Request", {"error": "a JSON object"})
+        wrong = [r for r in [*down, *up] if not isinstance(r, str) or not REGION_NAME.fullmatch(r)]
+        if wrong:
+            return _answer(start_response, "400 Bad Request", {"error": f"not regions: {wrong}"})
+        for region in down:
+            faults.region_down(region)
+        for region in up:
+            faults.region_up(region)
+    return _answer(start_response, "200 OK", {"down": faults.regions_down()})
+
+
 def install() -> None:
     """Idempotent; called by `extension.install()`."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -47,6 +82,8 @@ def install() -> None:
     serve = DomainDispatcherApplication.__call__
 
     def dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == CONTROL_PATH:
+            return control(environ, start_response)
         target = addressed_to(environ)
         if target is not None and faults.is_region_down(target[0]):
             region, service = target

@@ -49,6 +49,14 @@ class LocalAws:
             # drown the deployer's own progress output.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             logging.getLogger("moto").setLevel(logging.ERROR)
+        if self._live:
+            # The platform's timeline (alarm changes, rules fired) goes to the server's log.
+            live_log = logging.getLogger("trading_dr.local_aws.live")
+            live_log.setLevel(logging.INFO)
+            if not live_log.handlers and not logging.getLogger().handlers:
+                handler = logging.StreamHandler()
+                handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+                live_log.addHandler(handler)
         self._check_port_free()
         server = ThreadedMotoServer(ip_address=LOCAL_HOST, port=self._port, verbose=self._verbose)
         server.start()

@@ -119,3 +119,25 @@ def test_an_environment_the_server_lacks_is_refused_with_the_fix(background_stat
         "error: the background local AWS has no hosted zone Z0DEVEXAMPLE12345"
     )
     assert "fix: `trading-dr local-aws --stop`, then retry" in result.stderr
+
+
+def test_failover_through_local_during_an_outage_cut_by_the_command(
+    background_state: Path,
+) -> None:
+    # GIVEN dev deployed into the background local AWS, then us-east-1 cut by the command
+    deployed = invoke("deploy", "--env", "dev", "--local")
+    assert deployed.exit_code == 0, deployed.output
+    cut = invoke("local-aws", "--region-down", "us-east-1")
+    assert cut.stdout.strip().endswith("regions down: us-east-1"), cut.output
+
+    # WHEN the operator fails over with --local
+    failover = invoke("failover", "--yes", "--env", "dev", "--local")
+    again = invoke("failover", "--drill", "--env", "dev", "--local")
+
+    # THEN it ran the deployed workflow from us-east-2 alone: nothing asked us-east-1
+    # (Route 53's us-east-1 endpoint included) and the writer moved
+    assert failover.exit_code == 0, failover.output
+    assert "failover (unplanned) SUCCEEDED" in failover.stdout
+    assert "no change: the writer is already in us-east-2" in again.stdout, again.output
+    restored = invoke("local-aws", "--region-up", "us-east-1")
+    assert restored.stdout.strip().endswith("regions down: none")
