@@ -49,6 +49,7 @@ from trading_dr.local_aws.alarm_eval import (
     UnsupportedAlarmError,
     evaluate,
 )
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.drill_model import aware
 from trading_dr.local_aws.event_patterns import (
     UnsupportedPatternError,
@@ -57,7 +58,6 @@ from trading_dr.local_aws.event_patterns import (
     matches,
 )
 from trading_dr.local_aws.standins import StandIn
-from trading_dr.local_aws.validator_runtime import client_in
 
 TICK_S = 10.0
 # A synchronous Invoke holds the connection as long as the function runs, up to Lambda's

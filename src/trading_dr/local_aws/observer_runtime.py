@@ -18,8 +18,8 @@ from types import ModuleType
 from typing import Any
 
 from trading_dr.local_aws import faults
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.drill_model import LAMBDA_SRC, load_lambda
-from trading_dr.local_aws.validator_runtime import client_in
 
 OBSERVER_HANDLER = "index.handler"
 

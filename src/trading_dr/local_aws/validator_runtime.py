@@ -18,51 +18,22 @@ answer queued by a test, runs lambda_src/validator's logic in this process:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from functools import cache
 from types import ModuleType
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from trading_dr.local_aws import faults
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.drill_model import LAMBDA_SRC, load_lambda
-from trading_dr.local_aws.server import LOCAL_CREDENTIALS, LOCAL_HOST
 
 VALIDATOR_HANDLER = "validator_handler.handler"
 SERVICES = ("rds", "cloudwatch", "dynamodb", "s3", "route53", "ssm")
-_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30)
 
 
 @cache
 def _logic() -> ModuleType:
     return load_lambda("validator_logic", LAMBDA_SRC / "validator" / "validator_logic.py")
-
-
-def _endpoint() -> str:
-    return f"http://{LOCAL_HOST}:{os.environ['MOTO_PORT']}"
-
-
-def client_in(service: str, account: str, region: str, read_timeout: int | None = None) -> Any:
-    """A client of `account` in `region`, calling this local AWS (moto's account header);
-    `read_timeout` for a call that holds the connection longer (a synchronous Invoke)."""
-    client = boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=region,
-        endpoint_url=_endpoint(),
-        config=_CONFIG
-        if read_timeout is None
-        else _CONFIG.merge(Config(read_timeout=read_timeout)),
-        **LOCAL_CREDENTIALS,
-    )
-
-    def add_header(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = account
-
-    client.meta.events.register("before-sign.*.*", add_header)
-    return client
 
 
 def network(region: str, environ: Mapping[str, str]) -> Callable[[str], int]:

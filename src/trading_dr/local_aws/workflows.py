@@ -33,6 +33,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.execute_state import Exe
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.utils import cfn_to_api_tags
 
+from trading_dr.local_aws.clients import in_account
+
 _TASKS = "moto.stepfunctions.parser.asl.component.state.exec.state_task"
 CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 _task_account = threading.local()
@@ -134,13 +136,7 @@ def _client_for(original: Callable[..., Any]) -> Callable[..., Any]:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         client = original(region, service, state_credentials)
         account = getattr(_task_account, "value", None)
-        if account:
-
-            def add_header(request: Any, **_: Any) -> None:
-                request.headers["x-moto-account-id"] = account
-
-            client.meta.events.register("before-sign.*.*", add_header)
-        return client
+        return in_account(client, account) if account else client
 
     client_for.__wrapped__ = original  # type: ignore[attr-defined]
     return client_for

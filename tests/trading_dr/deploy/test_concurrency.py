@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
@@ -20,6 +19,7 @@ from trading_dr.config import Environment
 from trading_dr.deploy.concurrency import check, reservations
 from trading_dr.deploy.rollout import deploy, plan
 from trading_dr.local_aws import faults
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.server import LocalAws
 
 register_operating_commands()
@@ -28,19 +28,7 @@ ACCOUNT = "111111111111"
 
 
 def lambda_client(server: LocalAws, region: str, service: str = "lambda") -> Any:
-    client = boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=region,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def as_account(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = ACCOUNT
-
-    client.meta.events.register("before-sign.*.*", as_account)
-    return client
+    return client_in(service, ACCOUNT, region, endpoint_url=server.endpoint_url)
 
 
 def function_role(server: LocalAws) -> str:

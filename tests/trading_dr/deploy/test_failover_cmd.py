@@ -17,7 +17,6 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -29,6 +28,7 @@ from trading_dr.deploy.aws import CallCounter, Clients
 from trading_dr.deploy.deployed import Deployment
 from trading_dr.deploy.failover_cmd import find_state_machine
 from trading_dr.deploy.progress import PlainProgress
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.global_failover import FailoverControl, local_failover
 from trading_dr.local_aws.server import LocalAws
 from trading_dr.resources.failover import asl, recovery
@@ -47,19 +47,7 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 
 def client(server: LocalAws, service: str, region: str) -> Any:
     """A client acting in the environment's account (moto's account header)."""
-    made = boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=region,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def in_account(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = ENV_ACCOUNT
-
-    made.meta.events.register("before-sign.*.*", in_account)
-    return made
+    return client_in(service, ENV_ACCOUNT, region, endpoint_url=server.endpoint_url)
 
 
 @pytest.fixture

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 
 from trading_dr.local_aws import aurora_global
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.server import LocalAws
 
 ACCOUNT = "333333333333"
 
 
 def client(server: LocalAws, service: str, region: str) -> Any:
-    made = boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=region,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def in_account(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = ACCOUNT
-
-    made.meta.events.register("before-sign.*.*", in_account)
-    return made
+    return client_in(service, ACCOUNT, region, endpoint_url=server.endpoint_url)
 
 
 def member(name: str, **extra: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trading_dr.local_aws.clients import client_in
 from trading_dr.local_aws.server import LocalAws
 from trading_dr.local_aws.workflows import definition_string
 
@@ -45,19 +46,7 @@ def test_any_substituted_value_lands_intact_in_valid_json(value: str) -> None:
 
 
 def _client(server: LocalAws, service: str, region: str = "us-east-1") -> Any:
-    made = boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=region,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def in_account(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = ACCOUNT
-
-    made.meta.events.register("before-sign.*.*", in_account)
-    return made
+    return client_in(service, ACCOUNT, region, endpoint_url=server.endpoint_url)
 
 
 TEMPLATE = {
