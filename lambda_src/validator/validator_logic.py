@@ -80,7 +80,7 @@ class Settings:
                 max_lag_s=float(environ.get("MAX_REPLICATION_LAG_S", "30")),
                 namespace=environ.get("METRIC_NAMESPACE", "TradingDR"),
                 probe_interval_s=float(environ.get("PROBE_INTERVAL_S", "10")),
-                probe_samples=int(environ.get("PROBE_SAMPLES", "5")),
+                probe_samples=int(environ.get("PROBE_SAMPLES", "6")),
                 rpo_target_s=float(environ.get("RPO_TARGET_S", "60")),
             )
         except ValueError as exc:
