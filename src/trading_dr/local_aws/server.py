@@ -49,6 +49,8 @@ class LocalAws:
             # drown the deployer's own progress output.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             logging.getLogger("moto").setLevel(logging.ERROR)
+            # moto logs every error a state machine catches; the workflow catches by design.
+            logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         if self._live:
             # The platform's timeline (alarm changes, rules fired) goes to the server's log.
             live_log = logging.getLogger("trading_dr.local_aws.live")
