@@ -17,16 +17,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from validator_logic import (
-    FULL,
-    Clients,
-    Settings,
-    probe_peer,
-    publish_fence,
-    publish_readiness,
-    readiness,
-    verify,
-)
+from validator_logic import Clients, Settings, dispatch
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -68,27 +59,7 @@ def clients() -> Clients:
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    settings = Settings.from_environ(os.environ)
-    action = event.get("action", "readiness")
-    c = clients()
-    if action == "probe":
-        # The fence first: it must reach CloudWatch every minute whatever the probe meets.
-        fence = publish_fence(c.cloudwatch, c.ssm, settings)
-        result = {**probe_peer(c.cloudwatch, settings, fetch), "fence": fence}
-    elif action == "verify":
-        result = verify(settings, fetch)
-    elif action == "readiness":
-        report = readiness(
-            c,
-            settings,
-            event.get("scope", FULL),
-            event.get("mode"),
-            # Only an explicit JSON true accepts data loss.
-            accept_data_loss=event.get("accept_data_loss") is True,
-        )
-        publish_readiness(c.cloudwatch, settings, report)
-        result = report.as_dict()
-    else:
-        raise ValueError(f"unknown action {action!r}; use readiness, probe or verify")
+    settings = Settings.from_environ(os.environ)  # a missing variable fails first
+    result = dispatch(clients(), settings, event, fetch)
     logger.info(json.dumps(result))
     return result

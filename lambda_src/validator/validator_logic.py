@@ -438,3 +438,34 @@ def verify(s: Settings, fetch: Fetch) -> dict[str, Any]:
         "serving": status == 200,
         "detail": {"url": s.self_health_url, "status": status},
     }
+
+
+def dispatch(
+    c: Clients,
+    s: Settings,
+    event: Mapping[str, Any],
+    fetch: Fetch,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """What the handler answers `event`: the per-minute probe (the fence first: it must
+    reach CloudWatch every minute whatever the probe meets), a verification, or readiness
+    (published, then reported)."""
+    action = event.get("action", "readiness")
+    if action == "probe":
+        fence = publish_fence(c.cloudwatch, c.ssm, s)
+        return {**probe_peer(c.cloudwatch, s, fetch), "fence": fence}
+    if action == "verify":
+        return verify(s, fetch)
+    if action == "readiness":
+        report = readiness(
+            c,
+            s,
+            event.get("scope", FULL),
+            event.get("mode"),
+            now=now,
+            # Only an explicit JSON true accepts data loss.
+            accept_data_loss=event.get("accept_data_loss") is True,
+        )
+        publish_readiness(c.cloudwatch, s, report)
+        return report.as_dict()
+    raise ValueError(f"unknown action {action!r}; use readiness, probe or verify")

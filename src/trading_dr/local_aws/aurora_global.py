@@ -22,25 +22,25 @@ created unprotected and removed with its stand-in.
 
 from __future__ import annotations
 
-from typing import Any
+from moto.rds.models import DBCluster, RDSBackend, rds_backends
 
-from moto.rds.models import DBCluster, rds_backends
-
-from trading_dr.local_aws import replication_lag
 from trading_dr.local_aws.standins import MIRRORS, Mirror, StandIn
 
+# moto keeps every global cluster in the us-east-1 backend (global clusters have no region).
 GLOBAL_BACKEND_REGION = "us-east-1"
 GLOBAL_CLUSTER = "AWS::RDS::GlobalCluster"
 DB_CLUSTER = "AWS::RDS::DBCluster"
 DEFAULT_ENGINE = "aurora-postgresql"
 
 
-def _global_backend(account: str) -> Any:
-    return rds_backends[account][GLOBAL_BACKEND_REGION]
+def global_backend(account: str) -> RDSBackend:
+    """The RDS backend where moto keeps `account`'s global clusters."""
+    backend: RDSBackend = rds_backends[account][GLOBAL_BACKEND_REGION]
+    return backend
 
 
 def _create_global(item: StandIn) -> None:
-    backend = _global_backend(item.account)
+    backend = global_backend(item.account)
     if item.name in backend.global_clusters:
         return
     props = item.properties
@@ -55,7 +55,7 @@ def _create_global(item: StandIn) -> None:
 
 
 def _delete_global(item: StandIn) -> None:
-    _global_backend(item.account).global_clusters.pop(item.name, None)
+    global_backend(item.account).global_clusters.pop(item.name, None)
 
 
 def _cluster(item: StandIn) -> DBCluster | None:
@@ -81,7 +81,11 @@ def _create_cluster(item: StandIn) -> None:
             "deletion_protection": False,
         }
     )
-    replication_lag.publish_once(item.account)  # a joining secondary reports at once
+    # A joining secondary reports at once (imported here: replication_lag reads the
+    # global clusters through this module).
+    from trading_dr.local_aws import replication_lag
+
+    replication_lag.publish_once(item.account)
 
 
 def _delete_cluster(item: StandIn) -> None:
@@ -90,7 +94,7 @@ def _delete_cluster(item: StandIn) -> None:
     if cluster is None:
         return
     global_id = cluster.global_cluster_identifier
-    glob = _global_backend(item.account).global_clusters.get(global_id) if global_id else None
+    glob = global_backend(item.account).global_clusters.get(global_id) if global_id else None
     if glob is not None:
         glob.members[:] = [m for m in glob.members if m.db_cluster_arn != cluster.db_cluster_arn]
     backend.clusters.pop(item.name, None)
@@ -116,7 +120,7 @@ def register() -> None:
 
 def writer_arn(account: str, global_id: str) -> str | None:
     """The ARN of the global cluster's writer member (None: no writer, or no such cluster)."""
-    cluster = _global_backend(account).global_clusters.get(global_id)
+    cluster = global_backend(account).global_clusters.get(global_id)
     if cluster is None:
         return None
     return next((m.db_cluster_arn for m in cluster.members if m.is_writer), None)

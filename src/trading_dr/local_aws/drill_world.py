@@ -214,30 +214,22 @@ class DrillWorld:
 
     def validator(self, region: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """The validator's handler (lambda_src/validator), on the drill's clock and network."""
-        stack, logic = self.stacks[region], self.validator_logic
+        stack = self.stacks[region]
         action = event.get("action", "readiness")
-        if action == "readiness":
-            gate = self._readiness_gate
-            if gate is not None:
-                self._readiness_reached.set()
-                gate.wait(RUN_TIMEOUT_S)
-            report = logic.readiness(
-                stack.clients,
-                stack.settings,
-                event.get("scope", logic.FULL),
-                event.get("mode"),
-                now=self.clock.now(),
-                accept_data_loss=event.get("accept_data_loss") is True,
-            )
-            logic.publish_readiness(stack.clients.cloudwatch, stack.settings, report)
-            answer: dict[str, Any] = report.as_dict()
-            return answer
-        if action == "verify":
-            verified: dict[str, Any] = logic.verify(
-                stack.settings, lambda url: self.status(region, url)
-            )
-            return verified
-        raise DrillError(f"the drill's validator does not run action {action!r}")
+        if action not in ("readiness", "verify"):
+            raise DrillError(f"the drill's validator does not run action {action!r}")
+        gate = self._readiness_gate
+        if action == "readiness" and gate is not None:
+            self._readiness_reached.set()
+            gate.wait(RUN_TIMEOUT_S)
+        answer: dict[str, Any] = self.validator_logic.dispatch(
+            stack.clients,
+            stack.settings,
+            event,
+            lambda url: self.status(region, url),
+            now=self.clock.now(),
+        )
+        return answer
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from typing import Any
 from moto.awslambda_simple.models import lambda_simple_backends
 from moto.core.responses import ActionResult
 from moto.rds.exceptions import RDSClientError
-from moto.rds.models import GlobalCluster, RDSBackend, rds_backends
+from moto.rds.models import GlobalCluster, RDSBackend
 from moto.rds.responses import RDSResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk,
@@ -43,9 +43,9 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 
+from trading_dr.local_aws.aurora_global import global_backend
+
 ACCOUNT = "123456789012"
-# moto keeps every global cluster in the us-east-1 backend (global clusters have no region).
-GLOBAL_BACKEND_REGION = "us-east-1"
 
 
 class GlobalClusterNotFoundError(RDSClientError):
@@ -97,8 +97,7 @@ class FailoverControl:
                 "AllowDataLoss": allow_data_loss,
             }
         )
-        backend: RDSBackend = rds_backends[account][GLOBAL_BACKEND_REGION]
-        cluster = backend.global_clusters.get(identifier)
+        cluster = global_backend(account).global_clusters.get(identifier)
         if cluster is None:
             raise GlobalClusterNotFoundError(identifier)
         if self.reject_promotion:
@@ -139,7 +138,7 @@ class FailoverControl:
     # -- helpers for tests ----------------------------------------------------------------
     @staticmethod
     def writer_arn(identifier: str, account: str = ACCOUNT) -> str | None:
-        cluster = rds_backends[account][GLOBAL_BACKEND_REGION].global_clusters[identifier]
+        cluster = global_backend(account).global_clusters[identifier]
         return next((m.db_cluster_arn for m in cluster.members if m.is_writer), None)
 
     @staticmethod

@@ -48,9 +48,9 @@ from trading_dr.local_aws.alarm_eval import (
     MetricAlarm,
     UnsupportedAlarmError,
     evaluate,
+    matching_datapoints,
 )
 from trading_dr.local_aws.clients import client_in
-from trading_dr.local_aws.drill_model import aware
 from trading_dr.local_aws.event_patterns import (
     UnsupportedPatternError,
     alarm_arn,
@@ -104,17 +104,6 @@ def deployed_alarms(account: str, region: str, resource_type: str) -> list[Deplo
         for model in list(stack.resource_map._parsed_resources.values()):
             if isinstance(model, StandIn) and model.resource_type == resource_type:
                 found.append(Deployed(account, region, model.name, dict(model.properties)))
-    return found
-
-
-def datapoints(account: str, region: str, alarm: MetricAlarm) -> list[tuple[datetime, float]]:
-    found = []
-    for datum in list(cloudwatch_backends[account][region].metric_data):
-        if datum.namespace != alarm.namespace or datum.name != alarm.metric:
-            continue
-        dims = tuple(sorted((d.name, d.value) for d in datum.dimensions))
-        if dims == alarm.dimensions and hasattr(datum, "value"):
-            found.append((aware(datum.timestamp), float(datum.value)))
     return found
 
 
@@ -204,7 +193,8 @@ class Live:
                 self._note_once(f"alarm not evaluated: {exc}")
                 continue
             previous = self.states.get((account, region, alarm.name), INSUFFICIENT_DATA)
-            values = metric.period_values(datapoints(account, region, metric), now)
+            data = cloudwatch_backends[account][region].metric_data
+            values = metric.period_values(matching_datapoints(metric, list(data)), now)
             state, reason = evaluate(metric, values, previous)
             self._set(alarm, state, reason, now)
             by_key[alarm.name] = by_key[alarm_arn(account, region, alarm.name)] = state

@@ -20,9 +20,9 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.rds.models import rds_backends
 
 from trading_dr.local_aws import faults
+from trading_dr.local_aws.aurora_global import global_backend
 
 PERIOD_S = 60.0
-GLOBAL_BACKEND_REGION = "us-east-1"
 
 
 def _region_of(cluster_arn: str) -> str:
@@ -35,7 +35,7 @@ def publish(account: str, at: datetime | None = None) -> list[tuple[str, float]]
     when = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     lag = faults.replication_lag_ms()
     published: list[tuple[str, float]] = []
-    for glob in list(rds_backends[account][GLOBAL_BACKEND_REGION].global_clusters.values()):
+    for glob in list(global_backend(account).global_clusters.values()):
         members: list[Any] = list(glob.members)
         writer = next((m for m in members if m.is_writer), None)
         if writer is None or faults.is_region_down(_region_of(writer.db_cluster_arn)):

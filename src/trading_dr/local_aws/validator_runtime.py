@@ -58,24 +58,7 @@ def run(account: str, region: str, environ: Mapping[str, str], event: Mapping[st
     logic = _logic()
     settings = logic.Settings.from_environ(environ)
     clients = logic.Clients(**{s: client_in(s, account, region) for s in SERVICES})
-    fetch = network(region, environ)
-    action = event.get("action", "readiness")
-    if action == "readiness":
-        report = logic.readiness(
-            clients,
-            settings,
-            event.get("scope", logic.FULL),
-            event.get("mode"),
-            accept_data_loss=event.get("accept_data_loss") is True,
-        )
-        logic.publish_readiness(clients.cloudwatch, settings, report)
-        return report.as_dict()
-    if action == "verify":
-        return logic.verify(settings, fetch)
-    if action == "probe":
-        fence = logic.publish_fence(clients.cloudwatch, clients.ssm, settings)
-        return {**logic.probe_peer(clients.cloudwatch, settings, fetch), "fence": fence}
-    raise ValueError(f"unknown action {action!r}; use readiness, probe or verify")
+    return logic.dispatch(clients, settings, event, network(region, environ))
 
 
 def answer(account: str, region: str, function: Any, body: Any) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 import validator_handler
+import validator_logic
 from moto import mock_aws
 from validator_logic import (
     FULL,
@@ -511,7 +512,8 @@ def test_the_handler_accepts_only_a_json_true(
         seen.append(kwargs["accept_data_loss"])
         return readiness(c, s, scope, mode, **kwargs)
 
-    monkeypatch.setattr(validator_handler, "readiness", spy)
+    # The handler's dispatch (validator_logic.dispatch) calls readiness.
+    monkeypatch.setattr(validator_logic, "readiness", spy)
     monkeypatch.setattr(validator_handler, "_clients", world.clients)
     monkeypatch.setattr(Settings, "from_environ", lambda env: world.settings)
     for flag in (True, "true", 1, None):
